@@ -1,0 +1,1 @@
+"""Sources: everything that brings items in. Only this package opens sockets or reads input files."""

@@ -1,0 +1,444 @@
+"""Repositories: the queries the rest of the program needs, each bound to one transaction (see db.Tx)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from monitor.model import Deadline, Incident, OutboxMessage, from_row
+from monitor.store.schema import (
+    audit_log,
+    corrections,
+    deadlines,
+    evidence,
+    incidents,
+    item_history,
+    items,
+    ledger,
+    outbox,
+    quarantine,
+    roster,
+    sources,
+    users,
+)
+
+_CHUNK = 900  # bound parameters per IN (…) list; SQLite's limit is far above, PG's too
+
+
+def _chunks(values: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+class _Repo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    def _insert(self, table):
+        if self.conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
+    async def _insert_ignore(self, table, rows: list[dict], conflict: list[str]) -> list[int]:
+        """Insert rows, skipping those that collide on `conflict`; returns the new ids in order."""
+        if not rows:
+            return []
+        stmt = self._insert(table).on_conflict_do_nothing(index_elements=conflict).returning(table.c.id)
+        result = await self.conn.execute(stmt, rows)
+        return [r[0] for r in result]
+
+    async def _insert_returning_ids(self, table, rows: list[dict]) -> list[int]:
+        if not rows:
+            return []
+        stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+        result = await self.conn.execute(stmt, rows)
+        return [r[0] for r in result]
+
+    def _lock(self, stmt):
+        # Several `serve` processes on PostgreSQL: each claims different rows. SQLite has one writer anyway.
+        if self.conn.dialect.name == "postgresql":
+            return stmt.with_for_update(skip_locked=True)
+        return stmt
+
+
+class ItemRepo(_Repo):
+    async def by_external_ids(self, source: str, external_ids: Sequence[str]) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for chunk in _chunks(list(external_ids)):
+            rows = await self.conn.execute(
+                select(items).where(items.c.source == source, items.c.external_id.in_(chunk))
+            )
+            out.update({r.external_id: dict(r._mapping) for r in rows})
+        return out
+
+    async def incidents_by_hash(self, hashes: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in _chunks(list(hashes)):
+            rows = await self.conn.execute(
+                select(items.c.content_hash, func.min(items.c.incident_id))
+                .where(items.c.content_hash.in_(chunk), items.c.incident_id.is_not(None))
+                .group_by(items.c.content_hash)
+            )
+            out.update({h: i for h, i in rows})
+        return out
+
+    async def insert_many(self, rows: list[dict]) -> None:
+        if rows:
+            await self.conn.execute(items.insert(), rows)
+
+    async def update(self, item_id: int, values: dict) -> None:
+        await self.conn.execute(update(items).where(items.c.id == item_id), values)
+
+    async def add_history(self, rows: list[dict]) -> None:
+        if rows:
+            await self.conn.execute(item_history.insert(), rows)
+
+    async def history(self, item_id: int) -> list[dict]:
+        rows = await self.conn.execute(
+            select(item_history).where(item_history.c.item_id == item_id).order_by(item_history.c.id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def for_incident(self, incident_id: int, limit: int = 200) -> list[dict]:
+        rows = await self.conn.execute(
+            select(items).where(items.c.incident_id == incident_id).order_by(items.c.occurred_at).limit(limit)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def count(self) -> int:
+        return (await self.conn.execute(select(func.count()).select_from(items))).scalar_one()
+
+    async def quarantine(self, rows: list[dict]) -> None:
+        if rows:
+            await self.conn.execute(quarantine.insert(), rows)
+
+    async def quarantined(self, source: str | None = None, include_resolved: bool = False) -> list[dict]:
+        stmt = select(quarantine).order_by(quarantine.c.id)
+        if source:
+            stmt = stmt.where(quarantine.c.source == source)
+        if not include_resolved:
+            stmt = stmt.where(quarantine.c.resolved_at.is_(None))
+        return [dict(r._mapping) for r in await self.conn.execute(stmt)]
+
+
+class IncidentRepo(_Repo):
+    async def insert_many(self, rows: list[dict]) -> list[int]:
+        return await self._insert_returning_ids(incidents, rows)
+
+    async def get(self, incident_id: int) -> Incident | None:
+        row = (await self.conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
+        return from_row(Incident, row._mapping) if row else None
+
+    async def list(
+        self,
+        status: str | None = None,
+        department: str | None = None,
+        triage: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[Incident]:
+        stmt = select(incidents)
+        if status:
+            stmt = stmt.where(incidents.c.status == status)
+        if department:
+            stmt = stmt.where(incidents.c.department == department)
+        if triage:
+            stmt = stmt.where(incidents.c.triage == triage)
+        stmt = stmt.order_by(incidents.c.severity.desc(), incidents.c.last_seen_at.desc(), incidents.c.id.desc())
+        rows = await self.conn.execute(stmt.limit(limit).offset(offset))
+        return [from_row(Incident, r._mapping) for r in rows]
+
+    async def update(self, incident_id: int, values: dict) -> None:
+        await self.conn.execute(update(incidents).where(incidents.c.id == incident_id), values)
+
+    async def refresh_stats(self, incident_ids: Iterable[int], now: datetime) -> None:
+        """Heat from the items: how many, how many distinct reporters, likes, first/last seen."""
+        ids = sorted(set(incident_ids))
+        for chunk in _chunks(ids):
+            seen = func.coalesce(items.c.occurred_at, items.c.received_at)
+            reporter = case((items.c.reporter == "", None), else_=items.c.reporter)
+            stats = await self.conn.execute(
+                select(
+                    items.c.incident_id,
+                    func.count(),
+                    func.count(func.distinct(reporter)),
+                    func.coalesce(func.sum(items.c.likes), 0),
+                    func.min(seen),
+                    func.max(seen),
+                )
+                .where(items.c.incident_id.in_(chunk))
+                .group_by(items.c.incident_id)
+            )
+            rows = [
+                {"b_id": i, "item_count": n, "reporter_count": max(r, 1), "likes": likes, "updated_at": now,
+                 "last_seen_at": _utc(last)}
+                for i, n, r, likes, first, last in stats
+            ]
+            if rows:
+                from sqlalchemy import bindparam
+
+                stmt = (
+                    update(incidents)
+                    .where(incidents.c.id == bindparam("b_id"))
+                    .values(item_count=bindparam("item_count"), reporter_count=bindparam("reporter_count"),
+                            likes=bindparam("likes"), updated_at=bindparam("updated_at"),
+                            last_seen_at=bindparam("last_seen_at"))
+                )
+                await self.conn.execute(stmt, rows)
+
+    async def counts(self, column: str, status: str | None = "open") -> list[tuple[Any, int]]:
+        col = incidents.c[column]
+        stmt = select(col, func.count()).group_by(col).order_by(func.count().desc(), col)
+        if status:
+            stmt = stmt.where(incidents.c.status == status)
+        return [(k, n) for k, n in await self.conn.execute(stmt)]
+
+    async def add_correction(self, row: dict) -> None:
+        await self.conn.execute(corrections.insert(), row)
+
+
+def _utc(value):
+    # Aggregates bypass the column type on SQLite and come back as text or naive datetimes.
+    from monitor.store.schema import UTC
+
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+class DeadlineRepo(_Repo):
+    async def open_many(self, rows: list[dict]) -> list[int]:
+        """Open deadlines; one per (incident, rule) whatever happens, so re-running opens nothing twice."""
+        return await self._insert_ignore(deadlines, rows, ["incident_id", "rule"])
+
+    async def get(self, deadline_id: int) -> Deadline | None:
+        row = (await self.conn.execute(select(deadlines).where(deadlines.c.id == deadline_id))).first()
+        return from_row(Deadline, row._mapping) if row else None
+
+    async def for_incident(self, incident_id: int) -> list[Deadline]:
+        rows = await self.conn.execute(
+            select(deadlines).where(deadlines.c.incident_id == incident_id).order_by(deadlines.c.due_at)
+        )
+        return [from_row(Deadline, r._mapping) for r in rows]
+
+    async def list(self, state: str | None = "open", overdue_at: datetime | None = None,
+                   department: str | None = None, limit: int = 1000) -> list[Deadline]:
+        stmt = select(deadlines).order_by(deadlines.c.due_at, deadlines.c.id)
+        if state:
+            stmt = stmt.where(deadlines.c.state == state)
+        if overdue_at is not None:
+            stmt = stmt.where(deadlines.c.due_at <= overdue_at)
+        if department:
+            stmt = stmt.where(deadlines.c.department == department)
+        return [from_row(Deadline, r._mapping) for r in await self.conn.execute(stmt.limit(limit))]
+
+    async def due_steps(self, now: datetime, limit: int = 500) -> list[Deadline]:
+        """Open deadlines whose next escalation step is due, locked for this transaction."""
+        stmt = (
+            select(deadlines)
+            .where(deadlines.c.state == "open", deadlines.c.next_at.is_not(None), deadlines.c.next_at <= now)
+            .order_by(deadlines.c.next_at, deadlines.c.id)
+            .limit(limit)
+        )
+        return [from_row(Deadline, r._mapping) for r in await self.conn.execute(self._lock(stmt))]
+
+    async def next_step_at(self) -> datetime | None:
+        stmt = select(func.min(deadlines.c.next_at)).where(deadlines.c.state == "open")
+        return _utc((await self.conn.execute(stmt)).scalar_one())
+
+    async def update(self, deadline_id: int, values: dict, expect: dict | None = None) -> bool:
+        """Update; with `expect`, only if those columns still hold those values (compare-and-set)."""
+        stmt = update(deadlines).where(deadlines.c.id == deadline_id)
+        for column, value in (expect or {}).items():
+            stmt = stmt.where(deadlines.c[column] == value if value is not None else deadlines.c[column].is_(None))
+        result = await self.conn.execute(stmt, values)
+        return result.rowcount == 1
+
+    async def counts(self, now: datetime) -> dict[str, int]:
+        stmt = select(
+            func.count().filter(deadlines.c.state == "open"),
+            func.count().filter(and_(deadlines.c.state == "open", deadlines.c.due_at <= now)),
+            func.count().filter(deadlines.c.state == "satisfied"),
+        )
+        open_, overdue, satisfied = (await self.conn.execute(stmt)).one()
+        return {"open": open_, "overdue": overdue, "satisfied": satisfied}
+
+    async def add_evidence(self, row: dict) -> int:
+        return (await self.conn.execute(evidence.insert().returning(evidence.c.id), row)).scalar_one()
+
+    async def evidence_for(self, incident_id: int) -> list[dict]:
+        rows = await self.conn.execute(
+            select(evidence).where(evidence.c.incident_id == incident_id).order_by(evidence.c.at)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+class OutboxRepo(_Repo):
+    async def enqueue(self, rows: list[dict]) -> list[int]:
+        """Add messages; a key already present (sent or pending) is skipped: the idempotency guarantee."""
+        return await self._insert_ignore(outbox, rows, ["key"])
+
+    async def claim(self, now: datetime, owner: str, lease: timedelta, limit: int = 50) -> list[OutboxMessage]:
+        """Lease due messages to `owner`. A lease that expires (worker died) makes the message due again."""
+        stmt = (
+            select(outbox.c.id)
+            .where(
+                outbox.c.status == "pending",
+                outbox.c.next_attempt_at <= now,
+                or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now),
+            )
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(limit)
+        )
+        ids = [r[0] for r in await self.conn.execute(self._lock(stmt))]
+        if not ids:
+            return []
+        await self.conn.execute(
+            update(outbox).where(outbox.c.id.in_(ids)), {"lease_owner": owner, "lease_until": now + lease}
+        )
+        rows = await self.conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id))
+        return [from_row(OutboxMessage, r._mapping) for r in rows]
+
+    async def mark_sent(self, message_id: int, owner: str, now: datetime) -> bool:
+        result = await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.id == message_id, outbox.c.lease_owner == owner, outbox.c.status == "pending")
+            .values(status="sent", sent_at=now, lease_until=None, attempts=outbox.c.attempts + 1, last_error=None)
+        )
+        return result.rowcount == 1
+
+    async def mark_failed(self, message_id: int, owner: str, error: str, retry_at: datetime | None) -> bool:
+        values: dict = {"last_error": error[:2000], "lease_until": None, "attempts": outbox.c.attempts + 1}
+        if retry_at is None:
+            values["status"] = "dead"
+        else:
+            values["next_attempt_at"] = retry_at
+        result = await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.id == message_id, outbox.c.lease_owner == owner, outbox.c.status == "pending")
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    async def next_attempt_at(self) -> datetime | None:
+        stmt = select(func.min(func.coalesce(outbox.c.lease_until, outbox.c.next_attempt_at))).where(
+            outbox.c.status == "pending"
+        )
+        return _utc((await self.conn.execute(stmt)).scalar_one())
+
+    async def list(self, status: str | None = None, incident_id: int | None = None,
+                   limit: int = 500) -> list[OutboxMessage]:
+        stmt = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+        if status:
+            stmt = stmt.where(outbox.c.status == status)
+        if incident_id is not None:
+            stmt = stmt.where(outbox.c.incident_id == incident_id)
+        return [from_row(OutboxMessage, r._mapping) for r in await self.conn.execute(stmt)]
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
+        return {s: n for s, n in rows}
+
+
+class AuditRepo(_Repo):
+    async def append(self, at: datetime, actor: str, action: str, entity: str, entity_id: Any = "",
+                     detail: dict | None = None) -> None:
+        await self.conn.execute(
+            audit_log.insert(),
+            {"at": at, "actor": actor, "action": action, "entity": entity, "entity_id": str(entity_id),
+             "detail": detail or {}},
+        )
+
+    async def append_many(self, rows: list[dict]) -> None:
+        if rows:
+            await self.conn.execute(audit_log.insert(), rows)
+
+    async def list(self, entity: str | None = None, entity_id: Any = None, limit: int = 500) -> list[dict]:
+        stmt = select(audit_log).order_by(audit_log.c.at, audit_log.c.id).limit(limit)
+        if entity:
+            stmt = stmt.where(audit_log.c.entity == entity)
+        if entity_id is not None:
+            stmt = stmt.where(audit_log.c.entity_id == str(entity_id))
+        return [dict(r._mapping) for r in await self.conn.execute(stmt)]
+
+
+class SourceRepo(_Repo):
+    async def get(self, name: str) -> dict | None:
+        row = (await self.conn.execute(select(sources).where(sources.c.name == name))).first()
+        return dict(row._mapping) if row else None
+
+    async def save(self, name: str, kind: str, now: datetime, **values) -> None:
+        current = await self.get(name)
+        if current is None:
+            await self.conn.execute(
+                sources.insert(), {"name": name, "kind": kind, "cursor": {}, "updated_at": now, **values}
+            )
+        else:
+            await self.conn.execute(
+                update(sources).where(sources.c.name == name), {"kind": kind, "updated_at": now, **values}
+            )
+
+    async def list(self) -> list[dict]:
+        return [dict(r._mapping) for r in await self.conn.execute(select(sources).order_by(sources.c.name))]
+
+
+class LedgerRepo(_Repo):
+    async def add(self, row: dict) -> int:
+        return (await self.conn.execute(ledger.insert().returning(ledger.c.id), row)).scalar_one()
+
+    async def for_incident(self, incident_id: int) -> list[dict]:
+        rows = await self.conn.execute(
+            select(ledger).where(ledger.c.incident_id == incident_id).order_by(ledger.c.responded_at)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def between(self, start: datetime, end: datetime) -> list[dict]:
+        rows = await self.conn.execute(
+            select(ledger).where(ledger.c.responded_at >= start, ledger.c.responded_at < end).order_by(ledger.c.id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def update(self, ledger_id: int, values: dict) -> None:
+        await self.conn.execute(update(ledger).where(ledger.c.id == ledger_id), values)
+
+
+class PeopleRepo(_Repo):
+    async def sync_from_config(self, user_rows: list[dict], roster_rows: list[dict], now: datetime) -> None:
+        """Config is the source of truth for users and the config part of the roster; manual roster
+        entries (added from the dashboard or CLI) are kept."""
+        for row in user_rows:
+            existing = (await self.conn.execute(select(users.c.name).where(users.c.name == row["name"]))).first()
+            values = {**row, "updated_at": now}
+            if existing:
+                await self.conn.execute(update(users).where(users.c.name == row["name"]), values)
+            else:
+                await self.conn.execute(users.insert(), values)
+        await self.conn.execute(roster.delete().where(roster.c.origin == "config"))
+        if roster_rows:
+            await self.conn.execute(roster.insert(), [{**r, "origin": "config"} for r in roster_rows])
+
+    async def users(self) -> dict[str, dict]:
+        return {r.name: dict(r._mapping) for r in await self.conn.execute(select(users))}
+
+    async def on_duty(self, role: str, at: datetime) -> list[str]:
+        """Who holds `role` at `at` (half-open [starts_at, ends_at): the next shift owns the boundary minute)."""
+        rows = await self.conn.execute(
+            select(roster.c.user)
+            .where(roster.c.role == role, roster.c.starts_at <= at, roster.c.ends_at > at)
+            .order_by(roster.c.starts_at.desc(), roster.c.id)
+        )
+        return [r[0] for r in rows]
+
+    async def add_shift(self, row: dict) -> None:
+        await self.conn.execute(roster.insert(), {**row, "origin": row.get("origin", "manual")})
+
+    async def roster(self, start: datetime, end: datetime) -> list[dict]:
+        rows = await self.conn.execute(
+            select(roster).where(roster.c.ends_at > start, roster.c.starts_at < end).order_by(roster.c.starts_at)
+        )
+        return [dict(r._mapping) for r in rows]

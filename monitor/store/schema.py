@@ -1,0 +1,284 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations in ./migrations are generated from it.
+
+Times are stored in UTC. Every timer (a deadline, the next escalation step, the next poll of a source,
+the next delivery attempt) is a column with an index, so a sweeper asks "what is due?" and a restart or
+`kill -9` loses nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+UTC = timezone.utc
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware UTC in Python; timestamptz on PostgreSQL, naive-UTC text on SQLite."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use clock.as_utc()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(name: str, **kw) -> Column:
+    return Column(name, UtcDateTime(), **kw)
+
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("kind", String(30), nullable=False),
+    Column("cursor", JSON, nullable=False, default=dict),  # kind-specific resume point
+    Column("etag", String(300)),
+    Column("last_modified", String(100)),
+    _ts("next_poll_at", index=True),
+    _ts("last_ok_at"),
+    Column("last_error", Text),
+    Column("failures", Integer, nullable=False, default=0),
+    _ts("updated_at", nullable=False),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("kind", String(20), nullable=False, default="incident"),  # incident | policy
+    Column("status", String(20), nullable=False, default="open", index=True),  # open | closed
+    Column("triage", String(20), nullable=False, default="none", index=True),  # none|pending|accepted|corrected
+    Column("domain", String(50), nullable=False, default=""),
+    Column("domain_confidence", Float, nullable=False, default=0.0),
+    Column("department", String(100), nullable=False, index=True),
+    Column("co_departments", JSON, nullable=False, default=list),
+    Column("region", String(100), nullable=False, default=""),
+    Column("severity", Integer, nullable=False, default=1, index=True),  # monitor.model.Severity
+    Column("response_type", String(20), nullable=False, default=""),
+    Column("sensitive_areas", JSON, nullable=False, default=list),
+    Column("reasons", JSON, nullable=False, default=list),
+    _ts("first_seen_at", nullable=False, index=True),
+    _ts("last_seen_at", nullable=False),
+    _ts("published_at"),  # for kind=policy: when the policy document was published
+    Column("item_count", Integer, nullable=False, default=0),
+    Column("reporter_count", Integer, nullable=False, default=0),
+    Column("likes", Integer, nullable=False, default=0),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(100), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("content_hash", String(32), nullable=False, index=True),
+    Column("simhash", String(16)),  # near-duplicate fingerprint (hex of 64 bits)
+    Column("title", Text, nullable=False, default=""),
+    Column("body", Text, nullable=False, default=""),
+    Column("location", String(300), nullable=False, default=""),
+    Column("reporter", String(200), nullable=False, default=""),
+    Column("channel", String(100), nullable=False, default=""),
+    Column("handler", String(200), nullable=False, default=""),
+    Column("status", String(50), nullable=False, default=""),
+    Column("likes", Integer, nullable=False, default=0),
+    Column("reply", Text, nullable=False, default=""),
+    _ts("replied_at"),
+    _ts("occurred_at"),
+    _ts("received_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    Column("domain", String(50), nullable=False, default=""),
+    Column("domain_confidence", Float, nullable=False, default=0.0),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), index=True),
+    Column("group_reason", String(300), nullable=False, default=""),
+    Column("raw", JSON, nullable=False, default=dict),
+    UniqueConstraint("source", "external_id"),
+)
+
+item_history = Table(
+    "item_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False, index=True),
+    _ts("at", nullable=False),
+    Column("changes", JSON, nullable=False),  # {field: [old, new]}
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(100), nullable=False, index=True),
+    Column("file", Text, nullable=False, default=""),
+    Column("row_no", Integer),
+    Column("reason", Text, nullable=False),
+    Column("raw", JSON, nullable=False, default=dict),
+    _ts("created_at", nullable=False),
+    _ts("resolved_at"),
+)
+
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("rule", String(100), nullable=False),
+    Column("title", String(200), nullable=False, default=""),
+    Column("department", String(100), nullable=False, index=True),
+    _ts("starts_at", nullable=False),
+    _ts("due_at", nullable=False, index=True),
+    Column("state", String(20), nullable=False, default="open"),  # open | satisfied | cancelled
+    Column("satisfied_by", String(50), nullable=False),  # evidence kind that closes it
+    _ts("closed_at"),
+    Column("close_reason", Text),
+    Column("evidence_id", Integer, ForeignKey("evidence.id")),
+    # escalation state: the next step to fire and when (a timer row)
+    Column("policy", String(100)),
+    Column("step", Integer, nullable=False, default=0),
+    Column("fires", Integer, nullable=False, default=0),
+    _ts("next_at"),
+    Column("acked_step", Integer),
+    Column("acked_by", String(100)),
+    _ts("acked_at"),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    UniqueConstraint("incident_id", "rule"),
+    Index("ix_deadlines_state_next_at", "state", "next_at"),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("kind", String(50), nullable=False),  # release | press_conference | interpretation | reply …
+    Column("url", Text, nullable=False, default=""),
+    Column("note", Text, nullable=False, default=""),
+    Column("actor", String(100), nullable=False),
+    _ts("at", nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(300), nullable=False, unique=True),  # idempotency key incident:rule:step:channel
+    Column("channel", String(100), nullable=False),
+    Column("recipient", String(200), nullable=False, default=""),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), index=True),
+    Column("deadline_id", Integer, ForeignKey("deadlines.id")),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(20), nullable=False, default="pending"),  # pending | sent | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    _ts("next_attempt_at", nullable=False),
+    Column("lease_owner", String(100)),
+    _ts("lease_until"),
+    Column("last_error", Text),
+    _ts("created_at", nullable=False),
+    _ts("sent_at"),
+    Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False, index=True),
+    _ts("responded_at", nullable=False),
+    Column("response_type", String(20), nullable=False, default=""),  # 六类回应 of 云政办发〔2017〕22号
+    Column("method", String(100), nullable=False, default=""),  # 回应方式: 新闻发布会, 政府网站, 留言答复…
+    Column("published_url", Text, nullable=False, default=""),
+    Column("promise", Text, nullable=False, default=""),  # 承诺事项
+    Column("promised_by", String(100), nullable=False, default=""),
+    _ts("promise_due_at"),
+    Column("deadline_id", Integer, ForeignKey("deadlines.id")),
+    Column("kept", Boolean),  # None until decided
+    Column("result", Text, nullable=False, default=""),  # 办理结果
+    Column("actor", String(100), nullable=False),
+    _ts("created_at", nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("display", String(100), nullable=False, default=""),
+    Column("department", String(100)),
+    Column("roles", JSON, nullable=False, default=list),
+    Column("contacts", JSON, nullable=False, default=dict),  # channel name -> address (chat id, email…)
+    _ts("updated_at", nullable=False),
+)
+
+roster = Table(
+    "roster",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("role", String(50), nullable=False),
+    Column("user", String(100), nullable=False),
+    _ts("starts_at", nullable=False),
+    _ts("ends_at", nullable=False),
+    Column("origin", String(20), nullable=False, default="config"),  # config | manual
+    Index("ix_roster_role_starts_at", "role", "starts_at"),
+)
+
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("field", String(50), nullable=False),  # domain | department | severity …
+    Column("old", Text, nullable=False, default=""),
+    Column("new", Text, nullable=False),
+    Column("actor", String(100), nullable=False),
+    _ts("at", nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _ts("at", nullable=False, index=True),
+    Column("actor", String(100), nullable=False),  # a user name, or system:<component>
+    Column("action", String(100), nullable=False),
+    Column("entity", String(50), nullable=False),
+    Column("entity_id", String(100), nullable=False, default=""),
+    Column("detail", JSON, nullable=False, default=dict),
+)

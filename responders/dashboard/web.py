@@ -1,0 +1,96 @@
+"""The on-call duty dashboard (值班台) and the JSON API, served by aiohttp. Everything scraped is escaped
+by Jinja2's autoescape; the API returns JSON and never HTML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from monitor.clock import fmt_delta, fmt_local
+from monitor.model import Severity
+
+TEMPLATES = Path(__file__).parent / "templates"
+APP_KEY = web.AppKey("yuqing_app", object)
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=jinja2.select_autoescape(["html"], default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters["local"] = fmt_local
+_env.filters["severity_zh"] = lambda v: Severity(v).zh
+_env.filters["roman"] = lambda v: Severity(v).roman
+
+
+def render(name: str, **ctx) -> web.Response:
+    return web.Response(text=_env.get_template(name).render(**ctx), content_type="text/html", charset="utf-8")
+
+
+async def index(request: web.Request) -> web.Response:
+    app = request.app[APP_KEY]
+    now = app.clock.now()
+    status = request.query.get("status", "open")
+    async with app.store.read() as tx:
+        incidents = await tx.incidents.list(status=None if status == "all" else status, limit=300)
+        open_deadlines = await tx.deadlines.list(state="open", limit=500)
+        counts = await tx.deadlines.counts(now)
+        by_department = await tx.incidents.counts("department")
+    due_by_incident: dict[int, list] = {}
+    for d in open_deadlines:
+        due_by_incident.setdefault(d.incident_id, []).append(
+            {"title": d.title, "due": fmt_local(d.due_at), "left": fmt_delta(d.due_at - now),
+             "overdue": d.due_at <= now, "soon": (d.due_at - now).total_seconds() < 7200}
+        )
+    return render("index.html", incidents=incidents, due=due_by_incident, counts=counts,
+                  by_department=by_department, now=fmt_local(now), status=status)
+
+
+async def incident_page(request: web.Request) -> web.Response:
+    app = request.app[APP_KEY]
+    detail = await incident_detail(app, _int(request.match_info["id"]))
+    if detail is None:
+        raise web.HTTPNotFound(text="没有这个事件 (no such incident)")
+    return render("incident.html", **detail, now=app.clock.now())
+
+
+async def incident_detail(app, incident_id: int) -> dict | None:
+    async with app.store.read() as tx:
+        incident = await tx.incidents.get(incident_id)
+        if incident is None:
+            return None
+        items = await tx.items.for_incident(incident_id)
+        deadlines = await tx.deadlines.for_incident(incident_id)
+        timeline = await tx.audit.list(entity="incident", entity_id=incident_id)
+        evidence = await tx.deadlines.evidence_for(incident_id)
+    return {"incident": incident, "items": items, "deadlines": deadlines, "timeline": timeline,
+            "evidence": evidence}
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app[APP_KEY]
+    if await app.store.ping():
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "error", "detail": "store unreachable"}, status=503)
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise web.HTTPNotFound(text="没有这个事件 (no such incident)") from None
+
+
+def create_app(app) -> web.Application:
+    from responders.dashboard import api
+
+    web_app = web.Application(client_max_size=1024 * 1024)
+    web_app[APP_KEY] = app
+    web_app.router.add_get("/", index)
+    web_app.router.add_get("/incidents/{id}", incident_page)
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_static("/static", Path(__file__).parent / "static")
+    api.add_routes(web_app)
+    return web_app

@@ -1,0 +1,75 @@
+"""The CLI as a user runs it: subprocesses, exit codes, the JSON contract of DESIGN §5."""
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def yuqing(*args, cwd, env=None):
+    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_demo_once_end_to_end(tmp_path):
+    r = yuqing("demo", "--once", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "按责任单位" in out and "区应急局" in out and "区住房城乡建设局" in out
+    assert "5小时内发布权威信息" in out and "24小时内举行新闻发布会" in out and "3个工作日内发布政策解读" in out
+    assert (tmp_path / "yuqing-demo.db").exists()
+    # a second run starts from a fresh database and gives the same counts
+    again = yuqing("demo", "--once", cwd=tmp_path)
+    assert again.returncode == 0
+    counts = [line.rsplit("│", 2)[0] for line in out.splitlines() if "│" in line][:1]  # without the seconds
+    assert counts == [line.rsplit("│", 2)[0] for line in again.stdout.splitlines() if "│" in line][:1]
+
+
+def test_import_json_contract(tmp_path):
+    src = ROOT / "monitor" / "demo_data" / "hotline_sample.csv"
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    first = yuqing("--db", db, "import", str(src), "--json", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    stats = json.loads(first.stdout.strip().splitlines()[-1])
+    assert set(stats) == {"read", "inserted", "updated", "duplicates", "quarantined", "incidents", "seconds"}
+    assert stats["read"] == 292 == stats["inserted"] + stats["updated"] + stats["duplicates"] + stats["quarantined"]
+    assert stats["duplicates"] == 12 and stats["incidents"] == 280
+    second = json.loads(yuqing("--db", db, "import", str(src), "--json", cwd=tmp_path).stdout.splitlines()[-1])
+    assert (second["inserted"], second["duplicates"], second["incidents"]) == (0, 292, 0)
+
+
+def test_import_bad_file_exits_2_naming_it(tmp_path):
+    bad = tmp_path / "broken.xlsx"
+    bad.write_bytes(b"PK\x03\x04 this is not really a workbook")
+    r = yuqing("--db", f"sqlite:///{tmp_path / 'x.db'}", "import", str(bad), cwd=tmp_path)
+    assert r.returncode == 2 and "broken.xlsx" in r.stderr
+    r = yuqing("--db", f"sqlite:///{tmp_path / 'x.db'}", "import", str(tmp_path / "absent.csv"), cwd=tmp_path)
+    assert r.returncode == 2 and "absent.csv" in r.stderr
+    r = yuqing("--db", f"sqlite:///{tmp_path / 'x.db'}", "import", str(ROOT / "pyproject.toml"), cwd=tmp_path)
+    assert r.returncode == 2 and "unsupported" in r.stderr
+
+
+def test_db_upgrade_and_help(tmp_path):
+    r = yuqing("--db", f"sqlite:///{tmp_path / 'y.db'}", "db", "upgrade", cwd=tmp_path)
+    assert r.returncode == 0 and "revision" in r.stdout
+    h = yuqing("--help", cwd=tmp_path)
+    assert h.returncode == 0 and "舆情哨兵" in h.stdout and "demo" in h.stdout
+    assert yuqing(cwd=tmp_path).returncode == 2  # no command
+
+
+def test_json_logs_do_not_leak_secrets(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"jurisdiction: {ROOT / 'config/jurisdictions/xishan.yaml'}\nlexicons: {ROOT / 'config/lexicons'}\n"
+                   "sources: [{name: push, kind: webhook, secret_env: HOOK_SECRET}]\n", encoding="utf-8")
+    # make the program log the secret: import a file whose path contains it
+    secret = "s3cr3t-value-123"
+    weird = tmp_path / f"{secret}.csv"
+    weird.write_text("编号,标题,内容,时间\n1,t,b,2026-11-23\n", encoding="utf-8")
+    r = yuqing("--config", str(cfg), "--log-json", "-v", "--db", f"sqlite:///{tmp_path / 'z.db'}", "import",
+               str(weird), cwd=tmp_path, env={"HOOK_SECRET": secret})
+    assert r.returncode == 0, r.stderr
+    assert secret not in r.stderr
+    lines = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
+    assert lines, r.stderr
