@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitor.clock import Clock, SystemClock
+from monitor.escalator import Escalator
 from monitor.jurisdiction import Jurisdiction, load_jurisdiction
 from monitor.pipeline import Pipeline
+from monitor.service import Service
 from monitor.settings import Settings, database_url, load_calendar
 from monitor.store import Store
 from monitor.understand import Understander
@@ -22,6 +24,8 @@ class App:
     jurisdiction: Jurisdiction
     understander: Understander
     pipeline: Pipeline
+    service: Service
+    escalator: Escalator
 
     async def close(self) -> None:
         await self.store.close()
@@ -35,5 +39,18 @@ async def build(settings: Settings, db: str | None = None, clock: Clock | None =
     understander = Understander.load(settings.resolve(settings.lexicons), jurisdiction,
                                      settings.classifier.min_confidence)
     store = await Store(database_url(settings, db)).open(migrate_schema=migrate)
-    pipeline = Pipeline(store, clock, understander, settings.rules, calendar)
-    return App(settings, clock, store, calendar, jurisdiction, understander, pipeline)
+    pipeline = Pipeline(store, clock, understander, settings.rules, calendar, settings.escalation_policies,
+                        settings.deadline_horizon)
+    await sync_people(store, settings, clock)
+    return App(settings, clock, store, calendar, jurisdiction, understander, pipeline,
+               Service(store, clock, settings, calendar), Escalator(store, clock, settings, calendar))
+
+
+async def sync_people(store: Store, settings: Settings, clock: Clock) -> None:
+    """Users and the configured 值班表 are copied into the store, where escalation reads them."""
+    users = [{"name": u.name, "display": u.display or u.name, "department": u.department, "roles": u.roles,
+              "contacts": {"channels": u.channels, "telegram_chat_id": u.telegram_chat_id, "email": u.email}}
+             for u in settings.users]
+    shifts = [{"role": r.role, "user": r.user, "starts_at": r.from_, "ends_at": r.to} for r in settings.roster]
+    async with store.write() as tx:
+        await tx.people.sync_from_config(users, shifts, clock.now())

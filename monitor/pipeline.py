@@ -16,7 +16,9 @@ from monitor import deadlines as deadline_rules
 from monitor.clock import Clock
 from monitor.model import RawItem, Severity, Understanding
 from monitor.normalize import clean_display, content_hash
-from monitor.settings import RuleConfig
+from monitor.durations import Duration
+from monitor.escalator import initial_state
+from monitor.settings import EscalationStep, RuleConfig
 from monitor.sources.hotline_export import Reject
 from monitor.store import Store, Tx
 from monitor.understand import Understander
@@ -57,6 +59,8 @@ class Pipeline:
     understander: Understander
     rules: list[RuleConfig]
     calendar: WorkCalendar
+    policies: dict[str, list[EscalationStep]] = field(default_factory=dict)
+    horizon: Duration = Duration(7, "d")
 
     async def ingest(self, records: list[RawItem | Reject], source: str, file: str = "") -> ImportStats:
         started = time.perf_counter()
@@ -149,12 +153,18 @@ class Pipeline:
 
     async def _open_deadlines(self, tx: Tx, ids: list[int], incident_rows: list[dict], now: datetime) -> int:
         rows, audit = [], []
+        oldest = Duration(-self.horizon.amount, self.horizon.unit).after(now, self.calendar)
         for incident_id, inc in zip(ids, incident_rows):
             start = inc["published_at"] or inc["first_seen_at"]
             plans = deadline_rules.plan(self.rules, severity=Severity(inc["severity"]), kind=inc["kind"],
                                         domain=inc["domain"], starts_at=start, calendar=self.calendar)
+            if plans and start < oldest:
+                note = {"stage": "deadline", "text": f"首次发现于{self.horizon.describe_zh()}之前（历史数据），未开启期限"}
+                await tx.incidents.update(incident_id, {"reasons": [*inc["reasons"], note]})
+                continue
             for p in plans:
-                rows.append(deadline_row(incident_id, p, inc["department"], now))
+                rows.append(deadline_row(incident_id, p, inc["department"], now,
+                                         initial_state(self.policies, self.calendar, p.policy, p.due_at)))
                 audit.append({"at": now, "actor": "system:pipeline", "action": "deadline.opened",
                               "entity": "incident", "entity_id": str(incident_id),
                               "detail": {"rule": p.rule, "due_at": p.due_at.isoformat()}})
@@ -165,10 +175,11 @@ class Pipeline:
         return len(opened)
 
 
-def deadline_row(incident_id: int, p: deadline_rules.DeadlinePlan, department: str, now: datetime) -> dict:
+def deadline_row(incident_id: int, p: deadline_rules.DeadlinePlan, department: str, now: datetime,
+                 escalation_state: dict) -> dict:
     return {"incident_id": incident_id, "rule": p.rule, "title": p.title, "department": department,
             "starts_at": p.starts_at, "due_at": p.due_at, "state": "open", "satisfied_by": p.satisfied_by,
-            "policy": p.policy, "step": 0, "fires": 0, "next_at": None, "created_at": now, "updated_at": now}
+            "policy": p.policy, **escalation_state, "created_at": now, "updated_at": now}
 
 
 def _changes(old: dict, item: RawItem) -> list[str]:

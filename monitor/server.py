@@ -7,12 +7,14 @@ import asyncio
 import signal
 from typing import Awaitable, Callable
 
+import aiohttp
 from aiohttp import web
 from loguru import logger
 
 from monitor.app import App
 
 Worker = Callable[[asyncio.Event], Awaitable[None]]
+USER_AGENT = "yuqing-sentinel/0.1 (+government duty office monitor)"
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -29,9 +31,23 @@ def web_application(app: App) -> web.Application:
     return create_app(app)
 
 
-def workers(app: App) -> list[Worker]:
+def workers(app: App, session: aiohttp.ClientSession) -> list[Worker]:
     """The background loops of this process. Each returns when `stop` is set."""
-    return []
+    from responders.outbox import Deliverer
+
+    deliverer = Deliverer(app.store, app.clock, app.settings, session)
+    app.escalator.on_enqueue = deliverer.wake
+    return [app.escalator.run, deliverer.run]
+
+
+def start_scheduler(app: App):
+    """APScheduler only wakes the sweepers (timers are rows); it also gives later issues their cron jobs."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    scheduler = AsyncIOScheduler(timezone="Asia/Shanghai")
+    scheduler.add_job(app.escalator.wake, "interval", seconds=30, id="escalation-wake", coalesce=True)
+    scheduler.start()
+    return scheduler
 
 
 async def serve(app: App, listen: str, ready: Callable[[str], None] | None = None,
@@ -52,17 +68,24 @@ async def serve(app: App, listen: str, ready: Callable[[str], None] | None = Non
     logger.info("listening on {}", url)
     if ready:
         ready(url)
-    tasks = [asyncio.create_task(w(stop), name=getattr(w, "__name__", "worker")) for w in workers(app)]
+    session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+    tasks = [asyncio.create_task(w(stop), name=getattr(w, "__qualname__", "worker")) for w in workers(app, session)]
+    scheduler = start_scheduler(app)
     try:
         await stop.wait()
     finally:
         logger.info("stopping")
         stop.set()
-        for t in tasks:
-            try:
-                await asyncio.wait_for(t, timeout=10)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                t.cancel()
-            except Exception:
-                logger.exception("worker {} failed while stopping", t.get_name())
+        scheduler.shutdown(wait=False)
+        # Workers notice `stop` between transactions; one that does not finish in time is cancelled and
+        # awaited, so nothing still uses the database when it is closed.
+        done, pending = await asyncio.wait(tasks, timeout=10)
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+        for t in done:
+            if not t.cancelled() and t.exception() is not None:
+                logger.opt(exception=t.exception()).error("worker {} failed", t.get_name())
+        await session.close()
         await runner.cleanup()

@@ -147,7 +147,9 @@ class UserConfig(Strict):
 
 class ChannelConfig(Strict):
     name: str
-    kind: Literal["webhook", "telegram", "dingtalk", "wecom", "feishu", "email", "log"]
+    # webhook: the generic JSON webhook of DESIGN §5; log: shown on the duty dashboard only.
+    # telegram, dingtalk/wecom/feishu robots and email arrive with the responders issues.
+    kind: Literal["webhook", "log"]
     url: str | None = None
     secret_env: str | None = None  # e.g. robot signing secret, SMTP password
     token_env: str | None = None  # e.g. Telegram bot token
@@ -171,6 +173,9 @@ class Settings(Strict):
     jurisdiction: str = "jurisdictions/xishan.yaml"
     lexicons: str = "lexicons"
     holidays: list[str] = Field(default_factory=list)
+    # Incidents first seen longer ago than this when they arrive (a historical export) get no deadlines:
+    # reminding about a 2019 accident helps nobody. The reason is recorded on the incident.
+    deadline_horizon: DurationField = Duration(7, "d")
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
@@ -198,6 +203,12 @@ class Settings(Strict):
                      f"{_suggest(rule.escalation, self.escalation_policies)}")
                 )
         for name, steps in self.escalation_policies.items():
+            # a working day counts as a day here: enough to catch steps written out of order
+            approx = [s.at.amount * 86400 if s.at.working_days else s.at.timedelta().total_seconds() for s in steps]
+            for j in range(1, len(steps)):
+                if approx[j] < approx[j - 1]:
+                    problems.append((("escalation_policies", name, j, "at"),
+                                     f'steps must be in time order: "{steps[j].at}" comes before "{steps[j - 1].at}"'))
             for j, step in enumerate(steps):
                 for k, channel in enumerate(step.channels or []):
                     if channel not in channel_names:

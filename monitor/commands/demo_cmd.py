@@ -58,6 +58,7 @@ async def _demo(args) -> int:
         for source in ("hotline", "push"):
             stats.add(await app.pipeline.ingest([r for r in batch if getattr(r, "source", "hotline") == source],
                                                 source, "demo"))
+        fired = await app.escalator.sweep()  # steps already due (the explosion was reported 4 hours ago)
         console.rule("舆情哨兵演示 yuqing-sentinel demo")
         print_import_summary(stats)
         async with app.store.read() as tx:
@@ -70,7 +71,7 @@ async def _demo(args) -> int:
         console.print(counts_table("按等级 By severity", [(Severity(k).zh, n) for k, n in by_severity],
                                    "等级 severity"))
         console.print(deadlines_table([(d, incidents[d.incident_id]) for d in open_deadlines], now))
-        console.print(f"待人工研判 triage queue: {triage} 个事件")
+        console.print(f"待人工研判 triage queue: {triage} 个事件；已发出提醒 reminders: {fired} 次（见值班台）")
         if args.once:
             return 0
         from monitor.server import serve

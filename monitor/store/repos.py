@@ -134,6 +134,13 @@ class IncidentRepo(_Repo):
         row = (await self.conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
         return from_row(Incident, row._mapping) if row else None
 
+    async def get_many(self, ids: Iterable[int]) -> dict[int, Incident]:
+        out: dict[int, Incident] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            for r in await self.conn.execute(select(incidents).where(incidents.c.id.in_(chunk))):
+                out[r.id] = from_row(Incident, r._mapping)
+        return out
+
     async def list(
         self,
         status: str | None = None,
@@ -251,6 +258,25 @@ class DeadlineRepo(_Repo):
         stmt = select(func.min(deadlines.c.next_at)).where(deadlines.c.state == "open")
         return _utc((await self.conn.execute(stmt)).scalar_one())
 
+    async def move_many(self, moves: list[dict]) -> bool:
+        """Bulk compare-and-set of escalation positions: rows {b_id, b_step, b_fires, step, fires, next_at,
+        updated_at}; True if every row still held (b_step, b_fires) and was open."""
+        if not moves:
+            return True
+        from sqlalchemy import bindparam
+
+        stmt = (
+            update(deadlines)
+            .where(deadlines.c.id == bindparam("b_id"), deadlines.c.step == bindparam("b_step"),
+                   deadlines.c.fires == bindparam("b_fires"), deadlines.c.state == "open")
+            .values(step=bindparam("step"), fires=bindparam("fires"), next_at=bindparam("next_at"),
+                    updated_at=bindparam("updated_at"))
+        )
+        result = await self.conn.execute(stmt, moves)
+        if not result.supports_sane_multi_rowcount():
+            return True  # asyncpg reports no executemany rowcount; there the rows are locked FOR UPDATE anyway
+        return result.rowcount == len(moves)
+
     async def update(self, deadline_id: int, values: dict, expect: dict | None = None) -> bool:
         """Update; with `expect`, only if those columns still hold those values (compare-and-set)."""
         stmt = update(deadlines).where(deadlines.c.id == deadline_id)
@@ -325,6 +351,23 @@ class OutboxRepo(_Repo):
         )
         return result.rowcount == 1
 
+    async def release_leases(self, owners: list[str]) -> int:
+        """Make rows leased by these (dead) workers claimable at once instead of when the lease expires."""
+        if not owners:
+            return 0
+        result = await self.conn.execute(
+            update(outbox).where(outbox.c.status == "pending", outbox.c.lease_owner.in_(owners))
+            .values(lease_until=None, lease_owner=None)
+        )
+        return result.rowcount
+
+    async def lease_owners(self, prefix: str) -> list[str]:
+        rows = await self.conn.execute(
+            select(outbox.c.lease_owner).distinct()
+            .where(outbox.c.status == "pending", outbox.c.lease_owner.like(prefix + "%"))
+        )
+        return [r[0] for r in rows]
+
     async def next_attempt_at(self) -> datetime | None:
         stmt = select(func.min(func.coalesce(outbox.c.lease_until, outbox.c.next_attempt_at))).where(
             outbox.c.status == "pending"
@@ -388,6 +431,10 @@ class SourceRepo(_Repo):
 
 
 class LedgerRepo(_Repo):
+    async def get(self, ledger_id: int) -> dict | None:
+        row = (await self.conn.execute(select(ledger).where(ledger.c.id == ledger_id))).first()
+        return dict(row._mapping) if row else None
+
     async def add(self, row: dict) -> int:
         return (await self.conn.execute(ledger.insert().returning(ledger.c.id), row)).scalar_one()
 
@@ -405,6 +452,28 @@ class LedgerRepo(_Repo):
 
     async def update(self, ledger_id: int, values: dict) -> None:
         await self.conn.execute(update(ledger).where(ledger.c.id == ledger_id), values)
+
+    async def month(self, start: datetime, end: datetime) -> tuple[list[Incident], dict, dict]:
+        """Incidents with a deadline due, or a ledger line written, in [start, end); their deadlines and
+        ledger lines."""
+        due = select(deadlines.c.incident_id).where(deadlines.c.due_at >= start, deadlines.c.due_at < end)
+        wrote = select(ledger.c.incident_id).where(ledger.c.responded_at >= start, ledger.c.responded_at < end)
+        rows = await self.conn.execute(
+            select(incidents).where(or_(incidents.c.id.in_(due), incidents.c.id.in_(wrote)))
+            .order_by(incidents.c.first_seen_at, incidents.c.id)
+        )
+        found = [from_row(Incident, r._mapping) for r in rows]
+        ids = [i.id for i in found]
+        by_deadline: dict[int, list[Deadline]] = {}
+        by_entry: dict[int, list[dict]] = {}
+        for chunk in _chunks(ids):
+            for r in await self.conn.execute(select(deadlines).where(deadlines.c.incident_id.in_(chunk))
+                                             .order_by(deadlines.c.due_at)):
+                by_deadline.setdefault(r.incident_id, []).append(from_row(Deadline, r._mapping))
+            for r in await self.conn.execute(select(ledger).where(ledger.c.incident_id.in_(chunk))
+                                             .order_by(ledger.c.responded_at)):
+                by_entry.setdefault(r.incident_id, []).append(dict(r._mapping))
+        return found, by_deadline, by_entry
 
 
 class PeopleRepo(_Repo):

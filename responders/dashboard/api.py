@@ -66,6 +66,79 @@ async def get_incident(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+# --------------------------------------------------------------------------- actions (authenticated)
+def _authorized(request: web.Request) -> web.Response | None:
+    import hmac
+    import os
+
+    app = request.app[APP_KEY]
+    expected = os.environ.get(app.settings.api.token_env)
+    if not expected:
+        return web.json_response(
+            {"error": f"API token not configured: set {app.settings.api.token_env} (接口令牌未配置)"}, status=503)
+    given = request.headers.get("Authorization", "")
+    if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), expected.encode())):
+        return web.json_response({"error": "Authorization: Bearer token missing or wrong (令牌错误)"}, status=401)
+    return None
+
+
+async def _body(request: web.Request, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _bad("body: not valid JSON") from None
+    if not isinstance(body, dict):
+        raise _bad("body: expected a JSON object")
+    for key in required:
+        if not isinstance(body.get(key), str) or not body[key].strip():
+            raise _bad(f"{key}: required string")
+    for key in optional:
+        if key in body and body[key] is not None and not isinstance(body[key], str):
+            raise _bad(f"{key}: must be a string")
+    return body
+
+
+def _bad(message: str) -> web.HTTPBadRequest:
+    import json
+
+    return web.HTTPBadRequest(text=json.dumps({"error": message}, ensure_ascii=False), content_type="application/json")
+
+
+async def incident_action(request: web.Request) -> web.Response:
+    from monitor.service import NotFound, ServiceError
+
+    denied = _authorized(request)
+    if denied is not None:
+        return denied
+    app = request.app[APP_KEY]
+    try:
+        incident_id = int(request.match_info["id"])
+    except ValueError:
+        return web.json_response({"error": "id: must be an integer"}, status=400)
+    action = request.match_info["action"]
+    try:
+        if action == "ack":
+            b = await _body(request, ("actor",), ("rule",))
+            result = await app.service.acknowledge(incident_id, b["actor"], rule=b.get("rule"))
+            out = {"acknowledged": [d.rule for d in result]}
+        elif action == "evidence":
+            b = await _body(request, ("actor",), ("rule", "kind", "url", "note"))
+            result = await app.service.add_evidence(incident_id, b["actor"], url=b.get("url") or "",
+                                                    note=b.get("note") or "", rule=b.get("rule"), kind=b.get("kind"))
+            out = {"satisfied": [{"rule": d.rule, "on_time": d.closed_at <= d.due_at} for d in result]}
+        else:  # reassign
+            b = await _body(request, ("actor", "department"), ("reason",))
+            incident = await app.service.reassign(incident_id, b["department"], b["actor"], b.get("reason") or "")
+            out = {"department": incident.department}
+    except NotFound as exc:
+        return web.json_response({"error": str(exc)}, status=404)
+    except ServiceError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    app.escalator.wake()
+    return web.json_response(out)
+
+
 def add_routes(web_app: web.Application) -> None:
     web_app.router.add_get("/api/v1/incidents", list_incidents)
     web_app.router.add_get("/api/v1/incidents/{id}", get_incident)
+    web_app.router.add_post(r"/api/v1/incidents/{id}/{action:ack|evidence|reassign}", incident_action)

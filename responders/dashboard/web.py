@@ -38,6 +38,7 @@ async def index(request: web.Request) -> web.Response:
         open_deadlines = await tx.deadlines.list(state="open", limit=500)
         counts = await tx.deadlines.counts(now)
         by_department = await tx.incidents.counts("department")
+        alerts = await tx.outbox.list(limit=20)
     due_by_incident: dict[int, list] = {}
     for d in open_deadlines:
         due_by_incident.setdefault(d.incident_id, []).append(
@@ -45,7 +46,7 @@ async def index(request: web.Request) -> web.Response:
              "overdue": d.due_at <= now, "soon": (d.due_at - now).total_seconds() < 7200}
         )
     return render("index.html", incidents=incidents, due=due_by_incident, counts=counts,
-                  by_department=by_department, now=fmt_local(now), status=status)
+                  by_department=by_department, now=fmt_local(now), status=status, alerts=alerts)
 
 
 async def incident_page(request: web.Request) -> web.Response:

@@ -1,0 +1,41 @@
+"""The Notifier protocol and the registry of channel kinds (alertmanager's notify/: one small module per
+channel; `send` says whether a failure is worth retrying, the delivery loop decides when)."""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import aiohttp
+
+from monitor.model import OutboxMessage
+from monitor.settings import ChannelConfig
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, recoverable: bool = True) -> None:
+        super().__init__(message)
+        self.recoverable = recoverable
+
+
+class Notifier(Protocol):
+    async def send(self, message: OutboxMessage) -> None:
+        """Deliver or raise DeliveryError."""
+        ...
+
+
+Factory = Callable[[ChannelConfig, aiohttp.ClientSession], Notifier]
+REGISTRY: dict[str, Factory] = {}
+
+
+def register(kind: str) -> Callable[[Factory], Factory]:
+    def deco(factory: Factory) -> Factory:
+        REGISTRY[kind] = factory
+        return factory
+
+    return deco
+
+
+def http_status_error(status: int, body: str) -> DeliveryError:
+    """408, 429 and 5xx are worth retrying; other 4xx mean the request itself is wrong."""
+    recoverable = status in (408, 425, 429) or status >= 500
+    return DeliveryError(f"HTTP {status}: {body[:200]}", recoverable=recoverable)

@@ -1,0 +1,62 @@
+"""Authenticated actions over HTTP go through the same service layer as the CLI."""
+
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from monitor.model import RawItem
+from monitor.server import web_application
+
+TOKEN = "test-token-1234"
+
+
+@pytest.fixture
+async def client(app, clock, monkeypatch):
+    monkeypatch.setenv("YUQING_API_TOKEN", TOKEN)
+    await app.pipeline.ingest([RawItem("hotline", "1", "化工厂爆炸", "马街街道化工厂爆炸造成12人死亡",
+                                       occurred_at=clock.now() - timedelta(hours=1))], "hotline")
+    async with TestClient(TestServer(web_application(app))) as c:
+        yield c
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def test_actions_need_the_token(client, monkeypatch):
+    r = await client.post("/api/v1/incidents/1/ack", json={"actor": "zhang"})
+    assert r.status == 401
+    r = await client.post("/api/v1/incidents/1/ack", json={"actor": "zhang"}, headers={"Authorization": "Bearer x"})
+    assert r.status == 401
+    monkeypatch.delenv("YUQING_API_TOKEN")
+    r = await client.post("/api/v1/incidents/1/ack", json={"actor": "zhang"}, headers=AUTH)
+    assert r.status == 503 and "YUQING_API_TOKEN" in (await r.json())["error"]
+
+
+async def test_ack_evidence_reassign(client):
+    r = await client.post("/api/v1/incidents/1/ack", json={"actor": "zhang"}, headers=AUTH)
+    assert r.status == 200 and set((await r.json())["acknowledged"]) == {"authoritative_release", "press_conference"}
+    r = await client.post("/api/v1/incidents/1/evidence", headers=AUTH,
+                          json={"actor": "zhao", "rule": "authoritative_release", "url": "https://xs.gov.cn/1"})
+    assert r.status == 200 and await r.json() == {"satisfied": [{"rule": "authoritative_release", "on_time": True}]}
+    r = await client.post("/api/v1/incidents/1/reassign", headers=AUTH,
+                          json={"actor": "zhang", "department": "区卫生健康局", "reason": "救治"})
+    assert r.status == 200 and (await r.json())["department"] == "区卫生健康局"
+    detail = await (await client.get("/api/v1/incidents/1")).json()
+    states = {d["rule"]: (d["state"], d["department"]) for d in detail["deadlines"]}
+    assert states == {"authoritative_release": ("satisfied", "区应急局"), "press_conference": ("open", "区卫生健康局")}
+    assert [t["action"] for t in detail["timeline"]][-3:] == ["deadline.acknowledged", "evidence.recorded",
+                                                               "incident.reassigned"]
+
+
+async def test_bad_requests_name_the_field(client):
+    r = await client.post("/api/v1/incidents/1/evidence", headers=AUTH, json={"rule": "authoritative_release"})
+    assert r.status == 400 and (await r.json())["error"] == "actor: required string"
+    r = await client.post("/api/v1/incidents/1/reassign", headers=AUTH, data="{not json")
+    assert r.status == 400 and "JSON" in (await r.json())["error"]
+    r = await client.post("/api/v1/incidents/1/evidence", headers=AUTH, json={"actor": "a", "rule": "nope", "url": "https://x"})
+    assert r.status == 400 and "nope" in (await r.json())["error"]
+    r = await client.post("/api/v1/incidents/99/ack", headers=AUTH, json={"actor": "a"})
+    assert r.status == 404
+    r = await client.post("/api/v1/incidents/1/explode", headers=AUTH, json={"actor": "a"})
+    assert r.status in (404, 405)

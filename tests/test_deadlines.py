@@ -1,0 +1,92 @@
+"""Which deadlines an incident gets, and when (pure), including 调休 and unknown years."""
+
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+
+from monitor.clock import SHANGHAI, SystemClock
+from monitor.deadlines import applies, plan
+from monitor.model import Severity
+from monitor.settings import Settings
+from monitor.workcal import CalendarUnavailable, WorkCalendar
+from tests.conftest import ROOT
+
+S = Severity
+RULES = Settings.model_validate({
+    "rules": [
+        {"name": "authoritative_release", "applies_to": {"severity_at_least": "重大"}, "due": "5h", "satisfied_by": "release"},
+        {"name": "press_conference", "applies_to": {"severity_at_least": "重大"}, "due": "24h", "satisfied_by": "press_conference"},
+        {"name": "policy_interpretation", "applies_to": {"kind": "policy"}, "due": "3wd", "satisfied_by": "interpretation"},
+        {"name": "env_reply", "applies_to": {"domains": ["环境保护"], "severity_at_least": "较大"}, "due": "3d", "satisfied_by": "reply"},
+    ]}).rules
+CAL = WorkCalendar()
+T = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    "severity,kind,domain,expected",
+    [
+        (S.GENERAL, "incident", "城乡建设", set()),
+        (S.LARGER, "incident", "城乡建设", set()),
+        (S.MAJOR, "incident", "城乡建设", {"authoritative_release", "press_conference"}),
+        (S.EXTRAORDINARY, "incident", "城乡建设", {"authoritative_release", "press_conference"}),
+        (S.GENERAL, "policy", "城乡建设", {"policy_interpretation"}),
+        (S.MAJOR, "policy", "城乡建设", {"authoritative_release", "press_conference", "policy_interpretation"}),
+        (S.LARGER, "incident", "环境保护", {"env_reply"}),
+        (S.GENERAL, "incident", "环境保护", set()),
+    ],
+)
+def test_which_rules_apply(severity, kind, domain, expected):
+    assert {r.name for r in RULES if applies(r, severity, kind, domain)} == expected
+    assert {p.rule for p in plan(RULES, severity=severity, kind=kind, domain=domain, starts_at=T,
+                                 calendar=CAL)} == expected
+
+
+@pytest.mark.parametrize(
+    "start,due",
+    [
+        (T, datetime(2026, 11, 27, 0, 0, tzinfo=SHANGHAI)),  # Mon → end of Thu
+        (datetime(2026, 11, 21, 15, 0, tzinfo=SHANGHAI), datetime(2026, 11, 26, 0, 0, tzinfo=SHANGHAI)),  # Sat
+        (datetime(2026, 2, 13, 23, 59, tzinfo=SHANGHAI), datetime(2026, 2, 26, 0, 0, tzinfo=SHANGHAI)),  # 春节
+        (datetime(2026, 9, 30, 8, 0, tzinfo=SHANGHAI), datetime(2026, 10, 11, 0, 0, tzinfo=SHANGHAI)),  # 国庆: 8, 9, Sat 10 (调休)
+    ],
+)
+def test_policy_interpretation_due(start, due):
+    [p] = plan(RULES, severity=S.GENERAL, kind="policy", domain="", starts_at=start, calendar=CAL)
+    assert p.due_at == due and p.starts_at == start
+
+
+def test_hour_rules_are_plain_hours_even_over_holidays():
+    start = datetime(2026, 10, 1, 9, 0, tzinfo=SHANGHAI)  # National Day: the 5 h rule does not pause
+    due = {p.rule: p.due_at for p in plan(RULES, severity=S.MAJOR, kind="incident", domain="", starts_at=start,
+                                          calendar=CAL)}
+    assert due == {"authoritative_release": start + timedelta(hours=5),
+                   "press_conference": start + timedelta(hours=24)}
+
+
+def test_policy_published_at_year_end_needs_next_years_schedule():
+    with pytest.raises(CalendarUnavailable, match="2027"):
+        plan(RULES, severity=S.GENERAL, kind="policy", domain="", starts_at=datetime(2026, 12, 29, 10, 0, tzinfo=SHANGHAI),
+             calendar=CAL)
+
+
+async def test_system_clock_under_time_machine_drives_the_sweeper(tmp_path):
+    """The real clock, moved by time-machine: the sweeper asks the store what is due at "now"."""
+    from monitor.app import build
+    from monitor.model import RawItem
+    from monitor.settings import load_settings
+
+    with time_machine.travel(datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI), tick=False) as traveller:
+        app = await build(load_settings(ROOT / "config" / "demo.yaml"), f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+        try:
+            await app.pipeline.ingest([RawItem("hotline", "1", "爆炸", "化工厂爆炸造成12人死亡",
+                                               occurred_at=SystemClock().now())], "hotline")
+            assert await app.escalator.sweep() == 0
+            traveller.move_to(datetime(2026, 11, 23, 13, 0, tzinfo=SHANGHAI))  # 2 h before the 5 h deadline
+            assert await app.escalator.sweep() == 1
+            async with app.store.read() as tx:
+                [m] = await tx.outbox.list()
+            assert m.key.startswith("1:authoritative_release:0:") and "剩余 2小时" in m.payload["text"]
+        finally:
+            await app.close()
