@@ -109,6 +109,12 @@ class Store:
         self.dialect = self.engine.dialect.name
 
     async def open(self, migrate_schema: bool = True) -> "Store":
+        u = make_url(self.url)
+        if u.drivername.startswith("sqlite") and u.database and u.database != ":memory:":
+            folder = Path(u.database).expanduser().resolve().parent
+            if not folder.is_dir():
+                await self.engine.dispose()
+                raise StoreError(f"数据库目录不存在 (database folder does not exist): {folder}")
         try:
             if migrate_schema:
                 await migrate(self.engine)
@@ -116,9 +122,11 @@ class Store:
                 async with self.engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
         except (OSError, ConnectionError) as exc:
+            await self.engine.dispose()
             raise StoreError(f"数据库无法连接 (cannot reach database) {safe_url(self.url)}: {exc}") from exc
         except Exception as exc:
             if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite")):
+                await self.engine.dispose()
                 raise StoreError(f"数据库不可用 (database unusable) {safe_url(self.url)}: {exc}") from exc
             raise
         return self
