@@ -73,3 +73,33 @@ def test_json_logs_do_not_leak_secrets(tmp_path):
     assert secret not in r.stderr
     lines = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
     assert lines, r.stderr
+
+
+def test_duty_commands(tmp_path):
+    cfg = str(ROOT / "config" / "demo.yaml")
+    db = f"sqlite:///{tmp_path / 'd.db'}"
+    jl = tmp_path / "x.jsonl"
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc).isoformat()
+    jl.write_text(
+        json.dumps({"id": "1", "title": "化工厂爆炸", "body": "化工厂爆炸造成12人死亡", "time": now}, ensure_ascii=False) + "\n"
+        + json.dumps({"id": "2", "title": "工地坍塌", "body": "工地坍塌三人死亡", "time": now}, ensure_ascii=False) + "\n",
+        encoding="utf-8")
+
+    def run(*args):
+        return yuqing("--config", cfg, "--db", db, *args, cwd=tmp_path)
+
+    assert run("import", str(jl)).returncode == 0
+    rows = [json.loads(x) for x in run("deadlines", "--json").stdout.splitlines()]
+    assert {(r["incident_id"], r["rule"]) for r in rows} == {(1, "authoritative_release"), (1, "press_conference")}
+    assert "已确认" in run("ack", "1", "--by", "zhang").stdout
+    r = run("regrade", "2", "重大", "--reason", "死亡人数上升")
+    assert r.returncode == 0 and "authoritative_release" in r.stdout
+    assert run("regrade", "2", "很大", "--reason", "x").returncode == 2
+    assert run("regrade", "2", "一般").returncode == 2  # --reason is required
+    r = run("reassign", "2", "区卫生健康局", "--reason", "救治")
+    assert r.returncode == 0 and "区卫生健康局" in r.stdout
+    assert run("ack", "99").returncode == 2
+    overdue = run("deadlines", "--overdue", "--json")
+    assert overdue.returncode == 0 and overdue.stdout == ""

@@ -77,18 +77,22 @@ async def _deadlines(args) -> int:
     return 0
 
 
-async def _call(args, method: str, *params, **kw) -> int:
+async def service_call(args, method: str, *params, **kw):
+    """Run one monitor.service command for the CLI; a refused command is bad input (exit 2)."""
     from monitor.app import build
     from monitor.service import ServiceError
 
     app = await build(load_config(args), args.db)
     try:
-        result = await getattr(app.service, method)(*params, **kw)
+        return await getattr(app.service, method)(*params, **kw)
     except ServiceError as exc:
         raise InputError(str(exc)) from None
     finally:
         await app.close()
-    _report(method, result)
+
+
+async def _call(args, method: str, *params, **kw) -> int:
+    _report(method, await service_call(args, method, *params, **kw))
     return 0
 
 

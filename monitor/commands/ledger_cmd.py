@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor.cli import InputError, load_config, run
-from monitor.commands.deadline_cmd import actor_arg
+from monitor.commands.deadline_cmd import actor_arg, service_call
 
 
 def register(sub) -> None:
@@ -73,31 +73,13 @@ def _due(text: str):
 
 
 async def _promise(args) -> int:
-    from monitor.app import build
-    from monitor.service import ServiceError
-
-    due = _due(args.due)
-    app = await build(load_config(args), args.db)
-    try:
-        ledger_id = await app.service.promise(args.incident, args.text, due, args.by, args.department)
-    except ServiceError as exc:
-        raise InputError(str(exc)) from None
-    finally:
-        await app.close()
+    ledger_id = await service_call(args, "promise", args.incident, args.text, _due(args.due), args.by,
+                                   args.department)
     print(f"已登记承诺 (promise recorded) #{ledger_id}；办结后：yuqing ledger keep {ledger_id} --result …")
     return 0
 
 
 async def _keep(args) -> int:
-    from monitor.app import build
-    from monitor.service import ServiceError
-
-    app = await build(load_config(args), args.db)
-    try:
-        on_time = await app.service.keep_promise(args.ledger_id, args.by, args.result, args.url)
-    except ServiceError as exc:
-        raise InputError(str(exc)) from None
-    finally:
-        await app.close()
+    on_time = await service_call(args, "keep_promise", args.ledger_id, args.by, args.result, args.url)
     print(f"承诺 #{args.ledger_id} 已办结（{'按时' if on_time else '逾期'}）")
     return 0
