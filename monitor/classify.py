@@ -1,16 +1,36 @@
-"""Domain classification. This first classifier scores weighted keywords (config/lexicons/domains.yaml):
-explainable and fast; a trained model replaces it behind the same interface."""
+"""Domain classification: a linear model over word and character TF-IDF features (monitor.features),
+trained by `yuqing train` (monitor.training) and shipped as monitor/models/domain.npz.
+
+The model file is a plain numpy archive read with allow_pickle=False, so a swapped file can hold only
+arrays, never code; a SHA-256 digest over every array detects a damaged or edited file. Run time needs
+numpy only. A keyword classifier (config/lexicons/domains.yaml) remains as the fallback when no model
+file is available.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
+from monitor.features import Featurizer
 from monitor.model import Reason
 
 UNKNOWN = "其他"
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "domain.npz"
+FORMAT = "yuqing-domain-linear/1"
+_ARRAYS = ("labels", "words", "word_idf", "char_keys", "char_idf", "stop", "weights", "intercept", "orders",
+           "meta")
+
+
+class ModelError(Exception):
+    """A model file that cannot be used (missing, damaged, edited, or of another format)."""
 
 
 @dataclass(frozen=True)
@@ -20,7 +40,148 @@ class Prediction:
     reasons: tuple[Reason, ...]
 
 
+@dataclass
+class DomainModel:
+    featurizer: Featurizer
+    labels: list[str]
+    weights: np.ndarray  # (n_features, n_labels) float32
+    intercept: np.ndarray  # (n_labels,) float32
+    temperature: float = 1.0  # softmax temperature calibrated on out-of-fold scores
+    meta: dict = field(default_factory=dict)
+    _vocab: list[str] | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ scoring
+    def decision(self, docs: list[list[str]]) -> np.ndarray:
+        """Linear scores (n_docs, n_labels) for token lists."""
+        return self._decision(self.featurizer.transform(docs))
+
+    def _decision(self, t) -> np.ndarray:
+        out = np.tile(self.intercept.astype(np.float64), (t.n_rows, 1))
+        if len(t.rows):
+            _add_rows(out, t.rows, t.values[:, None].astype(np.float64) * self.weights[t.cols])
+        return out
+
+    def probabilities(self, decision: np.ndarray) -> np.ndarray:
+        z = decision / self.temperature
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict_tokens(self, docs: list[list[str]], explain: bool = True) -> list[Prediction]:
+        if not docs:
+            return []
+        t = self.featurizer.transform(docs)
+        decision = self._decision(t)
+        probs = self.probabilities(decision)
+        best = probs.argmax(axis=1)
+        evidence = self._evidence(t, best) if explain else [[] for _ in docs]
+        out = []
+        for i, k in enumerate(best):
+            label, p = self.labels[k], float(probs[i, k])
+            words = "、".join(evidence[i]) if evidence[i] else "（无显著词）"
+            text = f"领域「{label}」（模型置信度 {p:.2f}）：主要依据 {words}"
+            out.append(Prediction(label, round(p, 4), (Reason("classify", text),)))
+        return out
+
+    def _evidence(self, t, best: np.ndarray, top: int = 5) -> list[list[str]]:
+        """The words that pushed each document hardest towards its predicted label."""
+        n_words = len(self.featurizer.words)
+        mask = t.cols < n_words
+        rows, cols = t.rows[mask], t.cols[mask]
+        gain = t.values[mask] * self.weights[cols, best[rows]]
+        keep = gain > 0
+        rows, cols, gain = rows[keep], cols[keep], gain[keep]
+        order = np.lexsort((-gain, rows))
+        vocab = self.vocabulary()
+        out: list[list[str]] = [[] for _ in range(t.n_rows)]
+        for r, c in zip(rows[order].tolist(), cols[order].tolist()):
+            if len(out[r]) < top:
+                out[r].append(vocab[c])
+        return out
+
+    def vocabulary(self) -> list[str]:
+        if self._vocab is None:
+            vocab = [""] * len(self.featurizer.words)
+            for w, i in self.featurizer.words.items():
+                vocab[i] = w
+            self._vocab = vocab
+        return self._vocab
+
+    # ------------------------------------------------------------------ file
+    def arrays(self) -> dict[str, np.ndarray]:
+        f = self.featurizer
+        meta = dict(self.meta, format=FORMAT, temperature=self.temperature)
+        return {
+            "labels": np.array(self.labels, dtype=str),
+            "words": np.array(self.vocabulary(), dtype=str),
+            "word_idf": f.word_idf.astype(np.float32),
+            "char_keys": f.char_keys.astype(np.uint64),
+            "char_idf": f.char_idf.astype(np.float32),
+            "stop": np.array(sorted(f.stop), dtype=str),
+            "weights": self.weights.astype(np.float32),
+            "intercept": self.intercept.astype(np.float32),
+            "orders": np.array(f.orders, dtype=np.int64),
+            "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False, sort_keys=True).encode(), np.uint8),
+        }
+
+    def save(self, path: Path) -> None:
+        arrays = self.arrays()
+        arrays["digest"] = np.frombuffer(_digest(arrays).encode(), np.uint8)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(buffer.getvalue())
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> "DomainModel":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in (*_ARRAYS, "digest")}
+        except FileNotFoundError:
+            raise ModelError(f"{path}: model file not found (run `yuqing train`)") from None
+        except KeyError as exc:
+            raise ModelError(f"{path}: not a domain model file (missing {exc})") from None
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise ModelError(f"{path}: damaged or not a model file ({exc})") from None
+        if bytes(arrays.pop("digest")).decode(errors="replace") != _digest(arrays):
+            raise ModelError(f"{path}: digest mismatch: the file was altered after training (模型文件被改动)")
+        meta = json.loads(bytes(arrays["meta"]).decode())
+        if meta.get("format") != FORMAT:
+            raise ModelError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+        words = arrays["words"].tolist()
+        n_features = len(words) + len(arrays["char_keys"])
+        labels = arrays["labels"].tolist()
+        if arrays["weights"].shape != (n_features, len(labels)) or arrays["intercept"].shape != (len(labels),):
+            raise ModelError(f"{path}: inconsistent array shapes")
+        featurizer = Featurizer(dict(zip(words, range(len(words)))), arrays["word_idf"], arrays["char_keys"],
+                                arrays["char_idf"], frozenset(arrays["stop"].tolist()),
+                                tuple(int(n) for n in arrays["orders"]))
+        return cls(featurizer, labels, arrays["weights"], arrays["intercept"], float(meta["temperature"]), meta,
+                   words)
+
+
+def _add_rows(out: np.ndarray, rows: np.ndarray, contrib: np.ndarray) -> None:
+    """out[rows[i]] += contrib[i] for rows sorted ascending (faster than np.add.at)."""
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    sums = np.add.reduceat(contrib, starts, axis=0)
+    out[rows[starts]] += sums
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in _ARRAYS:
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- keyword fallback
 class KeywordClassifier:
+    """Weighted keywords (config/lexicons/domains.yaml): used when no trained model is available."""
+
     def __init__(self, lexicon: dict[str, dict[int, list[str]]]) -> None:
         self._terms = [
             (term, label, float(weight))

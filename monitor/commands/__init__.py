@@ -1,6 +1,16 @@
 """CLI subcommands, one module per group; each exposes register(subparsers)."""
 
-from monitor.commands import config_cmd, db_cmd, demo_cmd, import_cmd, serve_cmd
+from monitor.commands import (
+    classify_cmd,
+    config_cmd,
+    db_cmd,
+    demo_cmd,
+    eval_cmd,
+    import_cmd,
+    serve_cmd,
+    train_cmd,
+    triage_cmd,
+)
 
 COMMANDS = [
     demo_cmd.register,
@@ -8,4 +18,8 @@ COMMANDS = [
     serve_cmd.register,
     config_cmd.register,
     db_cmd.register,
+    train_cmd.register,
+    eval_cmd.register,
+    classify_cmd.register,
+    triage_cmd.register,
 ]

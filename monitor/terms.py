@@ -1,0 +1,94 @@
+"""Find many literal terms in a text in one pass (Aho-Corasick, pyahocorasick's C automaton). Pure.
+
+Used for place names, department names and keywords, sensitive-area and taxonomy terms: one scan of the
+message instead of one `in` test per term. Blockers are phrases that contain a term but do not mean it
+(大理石 is not 大理, 普洱茶 is not 普洱): a match inside a blocker is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ahocorasick
+
+_BLOCK = "\x00block"
+
+
+@dataclass
+class TermIndex:
+    """Terms → tags. `find` returns, for each tag, the terms found (in text order, each once)."""
+
+    terms: dict[str, set[str]] = field(default_factory=dict)  # term -> tags
+    blockers: set[str] = field(default_factory=set)
+    # Tag kinds (the part before ':') where the longest match wins: 海口 inside 海口街道 is not 海口市.
+    longest: frozenset[str] = frozenset()
+    # Tag kind -> what may not follow a match: 丽江路 and 北京路 are streets, not the cities.
+    not_before: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _automaton: ahocorasick.Automaton | None = None
+
+    def add(self, tag: str, terms) -> "TermIndex":
+        for term in terms:
+            term = term.strip()
+            if term:
+                self.terms.setdefault(term, set()).add(tag)
+        self._automaton = None
+        return self
+
+    def block(self, phrases) -> "TermIndex":
+        self.blockers.update(p for p in phrases if p)
+        self._automaton = None
+        return self
+
+    def _build(self) -> ahocorasick.Automaton:
+        a = ahocorasick.Automaton()
+        for term, tags in self.terms.items():
+            a.add_word(term, (term, frozenset(tags)))
+        for phrase in self.blockers:
+            tags = self.terms.get(phrase, set())
+            a.add_word(phrase, (phrase, frozenset(tags | {_BLOCK})))
+        if len(a):
+            a.make_automaton()
+        self._automaton = a
+        return a
+
+    def spans(self, text: str) -> list[tuple[int, int, str, frozenset[str]]]:
+        """(start, end, term, tags) of every match, blockers and matches inside them removed."""
+        a = self._automaton or self._build()
+        if not text or a.kind != ahocorasick.AHOCORASICK:
+            return []
+        found = [(end - len(term) + 1, end + 1, term, tags) for end, (term, tags) in a.iter(text)]
+        blocked = [(s, e) for s, e, _, tags in found if _BLOCK in tags]
+        if blocked:
+            found = [(s, e, term, tags - {_BLOCK}) for s, e, term, tags in found
+                     if not any(bs <= s and e <= be and (bs, be) != (s, e) for bs, be in blocked)]
+            found = [m for m in found if m[3]]
+        if self.not_before:
+            found = [m for m in found if not _followed(text, m, self.not_before)]
+        if self.longest:
+            wide = [(s, e) for s, e, _, tags in found if _kinds(tags) & self.longest]
+            found = [m for m in found if not (_kinds(m[3]) & self.longest) or not any(
+                ws <= m[0] and m[1] <= we and (we - ws) > (m[1] - m[0]) for ws, we in wide)]
+        return found
+
+    def find(self, text: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for _, _, term, tags in sorted(self.spans(text)):
+            for tag in tags:
+                hits = out.setdefault(tag, [])
+                if term not in hits:
+                    hits.append(term)
+        return out
+
+
+def _kinds(tags: frozenset[str]) -> set[str]:
+    return {t.partition(":")[0] for t in tags}
+
+
+def _followed(text: str, match, not_before: dict[str, tuple[str, ...]]) -> bool:
+    tail = text[match[1]: match[1] + 3]
+    if not tail:
+        return False
+    kinds = _kinds(match[3])
+    bad = [suffix for k in kinds for suffix in not_before.get(k, ())]
+    # Only drop the match when every tag of it is of a guarded kind (a keyword stays a keyword).
+    return bool(bad) and all(k in not_before for k in kinds) and tail.startswith(tuple(bad))
