@@ -22,14 +22,15 @@ from monitor import training  # noqa: E402
 TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "train"
 
 OPTIONS = {
-    "words-svm": {"model": "svm", "C": 0.5, "char_weight": 0.0},
-    "words+chars123-svm": {"model": "svm", "C": 0.5},
-    "words+chars123-svm-C0.3": {"model": "svm", "C": 0.3},
-    "words+chars123-svm-C1": {"model": "svm", "C": 1.0},
-    "words+chars23-svm": {"model": "svm", "C": 0.5, "orders": (2, 3)},
-    "words+chars1234-svm": {"model": "svm", "C": 0.5, "orders": (1, 2, 3, 4)},
-    "words+chars123-logreg": {"model": "logreg", "C": 30.0},
-    "words+chars123-svm-balanced": {"model": "svm", "C": 0.5, "class_weight": "balanced"},
+    "svm-50k": {"model": "svm", "C": 0.5},
+    "svm-C0.3-50k": {"model": "svm", "C": 0.3},
+    "svm-C1-50k": {"model": "svm", "C": 1.0},
+    "svm-20k": {"model": "svm", "C": 0.5, "max_features": 20000},
+    "svm-100k": {"model": "svm", "C": 0.5, "max_features": 100000},
+    "svm-all-features": {"model": "svm", "C": 0.5, "max_features": 0},
+    "svm-chars23-50k": {"model": "svm", "C": 0.5, "orders": (2, 3)},
+    "svm-balanced-50k": {"model": "svm", "C": 0.5, "class_weight": "balanced"},
+    "logreg-C30-50k": {"model": "logreg", "C": 30.0},
 }
 
 

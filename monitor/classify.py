@@ -24,7 +24,7 @@ from monitor.model import Reason
 
 UNKNOWN = "其他"
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "domain.npz"
-FORMAT = "yuqing-domain-linear/1"
+FORMAT = "yuqing-domain-linear/2"
 _ARRAYS = ("labels", "words", "word_idf", "char_keys", "char_idf", "stop", "weights", "intercept", "orders",
            "meta")
 
@@ -49,16 +49,27 @@ class DomainModel:
     temperature: float = 1.0  # softmax temperature calibrated on out-of-fold scores
     meta: dict = field(default_factory=dict)
     _vocab: list[str] | None = field(default=None, repr=False)
+    _wi: np.ndarray | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ scoring
     def decision(self, docs: list[list[str]]) -> np.ndarray:
         """Linear scores (n_docs, n_labels) for token lists."""
-        return self._decision(self.featurizer.transform(docs))
+        return self._decision(self.featurizer.occurrences(docs))
 
-    def _decision(self, t) -> np.ndarray:
-        out = np.tile(self.intercept.astype(np.float64), (t.n_rows, 1))
-        if len(t.rows):
-            _add_rows(out, t.rows, t.values[:, None].astype(np.float64) * self.weights[t.cols])
+    def _weighted(self) -> np.ndarray:
+        if self._wi is None:  # idf folded into the weights: one gather per occurrence
+            self._wi = (self.featurizer.idf[:, None] * self.weights).astype(np.float32)
+        return self._wi
+
+    def _decision(self, occ) -> np.ndarray:
+        wi = self._weighted()
+        blocks = [np.zeros((occ.n_docs, len(self.labels))) for _ in occ.norms]
+        for seg in occ.segments:
+            if len(seg.rows):
+                _add_rows(blocks[seg.block], seg.rows, wi[seg.cols])
+        out = np.tile(self.intercept.astype(np.float64), (occ.n_docs, 1))
+        for acc, norm in zip(blocks, occ.norms):
+            out += acc / norm[:, None]
         return out
 
     def probabilities(self, decision: np.ndarray) -> np.ndarray:
@@ -68,43 +79,47 @@ class DomainModel:
         return e / e.sum(axis=1, keepdims=True)
 
     def predict_tokens(self, docs: list[list[str]], explain: bool = True) -> list[Prediction]:
+        """Label, calibrated confidence and (with `explain`) the words that decided, per token list."""
         if not docs:
             return []
-        t = self.featurizer.transform(docs)
-        decision = self._decision(t)
-        probs = self.probabilities(decision)
+        occ = self.featurizer.occurrences(docs)
+        probs = self.probabilities(self._decision(occ))
         best = probs.argmax(axis=1)
-        evidence = self._evidence(t, best) if explain else [[] for _ in docs]
+        confidence = probs[np.arange(len(docs)), best]
+        if not explain:
+            return [Prediction(self.labels[k], round(float(p), 4), ()) for k, p in zip(best, confidence)]
+        evidence = self._evidence(occ, best)
         out = []
-        for i, k in enumerate(best):
-            label, p = self.labels[k], float(probs[i, k])
-            words = "、".join(evidence[i]) if evidence[i] else "（无显著词）"
-            text = f"领域「{label}」（模型置信度 {p:.2f}）：主要依据 {words}"
+        for k, p, words in zip(best.tolist(), confidence.tolist(), evidence):
+            label = self.labels[k]
+            text = f"领域「{label}」（模型置信度 {p:.2f}）：主要依据 " + ("、".join(words) if words else "字词片段")
             out.append(Prediction(label, round(p, 4), (Reason("classify", text),)))
         return out
 
-    def _evidence(self, t, best: np.ndarray, top: int = 5) -> list[list[str]]:
+    def _evidence(self, occ, best: np.ndarray, top: int = 5) -> list[list[str]]:
         """The words that pushed each document hardest towards its predicted label."""
-        n_words = len(self.featurizer.words)
-        mask = t.cols < n_words
-        rows, cols = t.rows[mask], t.cols[mask]
-        gain = t.values[mask] * self.weights[cols, best[rows]]
+        seg = occ.segments[0]
+        rows, cols = seg.rows, seg.cols
+        gain = self._weighted()[cols, best[rows]] / occ.norms[0][rows]
         keep = gain > 0
         rows, cols, gain = rows[keep], cols[keep], gain[keep]
         order = np.lexsort((-gain, rows))
+        rows, cols = rows[order], cols[order]
+        # Rank within each document; a word repeated in a text appears several times, so take a few more.
+        first = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1] if len(rows) else np.zeros(0, np.int64)
+        rank = np.arange(len(rows)) - np.repeat(first, np.diff(np.r_[first, len(rows)]))
+        pick = rank < top * 3
         vocab = self.vocabulary()
-        out: list[list[str]] = [[] for _ in range(t.n_rows)]
-        for r, c in zip(rows[order].tolist(), cols[order].tolist()):
-            if len(out[r]) < top:
-                out[r].append(vocab[c])
+        out: list[list[str]] = [[] for _ in range(occ.n_docs)]
+        for r, c in zip(rows[pick].tolist(), cols[pick].tolist()):
+            words = out[r]
+            if len(words) < top and vocab[c] not in words:
+                words.append(vocab[c])
         return out
 
     def vocabulary(self) -> list[str]:
         if self._vocab is None:
-            vocab = [""] * len(self.featurizer.words)
-            for w, i in self.featurizer.words.items():
-                vocab[i] = w
-            self._vocab = vocab
+            self._vocab = self.featurizer.vocabulary()
         return self._vocab
 
     # ------------------------------------------------------------------ file
@@ -118,7 +133,7 @@ class DomainModel:
             "char_keys": f.char_keys.astype(np.uint64),
             "char_idf": f.char_idf.astype(np.float32),
             "stop": np.array(sorted(f.stop), dtype=str),
-            "weights": self.weights.astype(np.float32),
+            "weights": self.weights.astype(np.float16),  # 3 significant digits: no change in CV
             "intercept": self.intercept.astype(np.float32),
             "orders": np.array(f.orders, dtype=np.int64),
             "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False, sort_keys=True).encode(), np.uint8),
@@ -158,8 +173,8 @@ class DomainModel:
         featurizer = Featurizer(dict(zip(words, range(len(words)))), arrays["word_idf"], arrays["char_keys"],
                                 arrays["char_idf"], frozenset(arrays["stop"].tolist()),
                                 tuple(int(n) for n in arrays["orders"]))
-        return cls(featurizer, labels, arrays["weights"], arrays["intercept"], float(meta["temperature"]), meta,
-                   words)
+        return cls(featurizer, labels, arrays["weights"].astype(np.float32), arrays["intercept"],
+                   float(meta["temperature"]), meta, words)
 
 
 def _add_rows(out: np.ndarray, rows: np.ndarray, contrib: np.ndarray) -> None:

@@ -85,21 +85,48 @@ class Facts:
                 if getattr(self, k)}
 
 
+# Each kind of fact is only looked for near its own words (a window around each occurrence): most
+# messages have none of them, and the patterns never scan a whole long text.
+_WORDS = {
+    "deaths": ("死亡", "遇难", "身亡", "丧生", "罹难", "殒命"),
+    "missing": ("失踪",),
+    "trapped": ("被困", "被埋", "被压"),
+    "injured": ("重伤", "受伤", "中毒", "烧伤", "砸伤", "伤亡"),
+    "evacuated": ("疏散", "转移", "撤离", "安置", "受灾"),
+}
+_BEFORE, _AFTER = 24, 16
+
+
+def _windows(text: str, words: tuple[str, ...]) -> list[str]:
+    out = []
+    for word in words:
+        start = text.find(word)
+        while start != -1:
+            out.append(text[max(0, start - _BEFORE): start + len(word) + _AFTER])
+            start = text.find(word, start + len(word))
+    return out
+
+
 def extract_facts(text: str) -> Facts:
     counts = {}
     for kind, patterns in _PATTERNS.items():
         best = 0
-        for pattern in patterns:
-            for match in pattern.finditer(text):
-                value = to_number(match.group(1))
-                if value is not None and value < 1e7:
-                    best = max(best, int(value))
+        for window in _windows(text, _WORDS[kind]):
+            for pattern in patterns:
+                for match in pattern.finditer(window):
+                    value = to_number(match.group(1))
+                    if value is not None and value < 1e7:
+                        best = max(best, int(value))
         counts[kind] = best
-    for match in _DEATH_INJURY.finditer(text):
-        dead, hurt = to_number(match.group(1)), to_number(match.group(2))
-        if dead is not None and hurt is not None and dead < 1e6 and hurt < 1e6:
-            counts["deaths"] = max(counts["deaths"], int(dead))
-            counts["injured"] = max(counts["injured"], int(hurt))
+    if "死" in text and "伤" in text:
+        for match in _DEATH_INJURY.finditer(text):
+            dead, hurt = to_number(match.group(1)), to_number(match.group(2))
+            if dead is not None and hurt is not None and dead < 1e6 and hurt < 1e6:
+                counts["deaths"] = max(counts["deaths"], int(dead))
+                counts["injured"] = max(counts["injured"], int(hurt))
+    if "损失" not in text:
+        return Facts(counts["deaths"], counts["missing"], counts["injured"], 0.0, counts["trapped"],
+                     counts["evacuated"])
     loss = 0.0
     for match in _LOSS.finditer(text):
         unit, currency = match.group(2), match.group(3)
