@@ -31,6 +31,7 @@ _DRAFTING = re.compile(r"印发|制定|出台|起草|发布|颁布|修订")
 # Vote weights: a department named outright beats its keywords; the classifier's domain is strong.
 LOCATION_CHARS = 60  # where a message says where it happened
 MIN_LEAD_VOTES, TIE_MARGIN = 1.5, 0.35  # weaker evidence, or a near tie, is ambiguous: a person decides
+CO_MIN_VOTES, MAX_CO = 2.0, 3  # a co-handler needs two pieces of evidence of its own (or a named mention)
 W_NAMED, W_KEYWORD, W_PILOT, W_DOMAIN, W_AREA, W_TOPIC, W_EMERGENCY = 3.0, 1.0, 1.5, 2.0, 0.5, 0.75, 2.5
 
 
@@ -109,7 +110,7 @@ class Router:
                                  votes)
         ranked = sorted(votes, key=lambda d: (-votes[d], d not in named, self._order[d]))
         lead = ranked[0]
-        others = [d for d in ranked[1:] if votes[d] >= max(2.0, 0.5 * votes[lead])]
+        others = [d for d in ranked[1:] if votes[d] >= CO_MIN_VOTES][:MAX_CO]
         ambiguous = votes[lead] < MIN_LEAD_VOTES or len(ranked) > 1 and votes[lead] - votes[ranked[1]] < TIE_MARGIN \
             and (lead not in named or ranked[1] in named)
         function = self.j.department(lead).key
