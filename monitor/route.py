@@ -26,13 +26,17 @@ from monitor.terms import TermIndex
 
 # Anonymised places of the shared data: A市, A1区, J9县 (the letter names the city a district lies in).
 _MASKED = re.compile(r"(?<![A-Za-z0-9])([A-Z])(\d{1,2})?(市|区|县)")
+# A street or town named right after an anonymised county: A3区洋湖街道, A9市北盛镇.
+_MASKED_STREET = re.compile(r"(?<![A-Za-z0-9])([A-Z])(\d{1,2})[市区县]([\u4e00-\u9fa5]{2,4}?(?:街道|镇|乡))")
 _DRAFTING = re.compile(r"印发|制定|出台|起草|发布|颁布|修订")
 
 # Vote weights: a department named outright beats its keywords; the classifier's domain is strong.
 LOCATION_CHARS = 60  # where a message says where it happened
 MIN_LEAD_VOTES, TIE_MARGIN = 1.5, 0.35  # weaker evidence, or a near tie, is ambiguous: a person decides
 CO_MIN_VOTES, MAX_CO = 2.0, 3  # a co-handler needs two pieces of evidence of its own (or a named mention)
-W_NAMED, W_KEYWORD, W_PILOT, W_DOMAIN, W_AREA, W_TOPIC, W_EMERGENCY = 3.0, 1.0, 1.5, 2.0, 0.5, 0.75, 2.5
+# The classifier's seven domains are coarse (城乡建设 spans 住建, 城管, 规划 and public transport), so a
+# specific keyword outweighs the domain vote.
+W_NAMED, W_KEYWORD, W_PILOT, W_DOMAIN, W_AREA, W_TOPIC, W_EMERGENCY = 3.0, 1.0, 1.5, 1.2, 0.5, 0.75, 2.5
 
 
 @dataclass
@@ -187,9 +191,15 @@ class Router:
         if where.place is None and where.level == self.j.level:
             return lead, others, "cross_region", self.j.level
         place = where.place or Place(name=where.name, level=where.level)
+        # The department answering in a street or town is that of the county it lies in (if below us);
+        # the street office or town government co-handles.
+        seat = place
+        if place.level in ("street", "town") and len(where.chain) >= 2:
+            parent = where.chain[-2]
+            seat = self._places.get(parent) or Place(name=parent, level=_masked_level(parent))
         names = []
         for name in [lead, *others]:
-            local = self.j.department(name).local_name(place) if place.level in ("city", "county", "district") \
+            local = self.j.department(name).local_name(seat) if seat.level in ("city", "county", "district") \
                 else None
             names.append(local or name)
         co = names[1:]
@@ -197,7 +207,7 @@ class Router:
             co.append(place.office)
         elif place.level in ("street", "town") and not place.office:
             co.append(place.name + ("办事处" if place.level == "street" else "人民政府"))
-        level = place.level if names[0] != lead else self.j.level
+        level = seat.level if names[0] != lead else self.j.level
         return names[0], co, "local", level
 
     # ------------------------------------------------------------------ places
@@ -245,6 +255,11 @@ class Router:
 
     def _masked(self, text: str) -> list[_Where]:
         out = []
+        for m in _MASKED_STREET.finditer(text):
+            letter, digits, street = m.groups()
+            county = f"{letter}{digits}{text[m.start(3) - 1]}"
+            level = "street" if street.endswith("街道") else "town"
+            out.append(_Where(street, level, (letter + "市", county, street), None))
         for m in _MASKED.finditer(text):
             letter, digits, suffix = m.groups()
             if suffix == "市" and not digits:

@@ -135,6 +135,7 @@ class Understander:
             topics=list(topics),
             level=route.level,
             route_rule=route.rule,
+            function=route.function,
             facts=severity.facts.as_dict(),
             triage_reason=triage_reason,
         )
