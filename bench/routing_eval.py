@@ -139,9 +139,11 @@ def main() -> int:
     print(f"{len(rows)} messages with replies; answering bureau named in {n} ({n / len(rows):.1%}); "
           f"understood in {seconds:.1f}s ({len(rows) / seconds:.0f} msg/s)")
     print(f"function agreement: {fn_ok}/{n} = {fn_ok / n:.1%}")
-    print(f"level agreement (both levels known, street counted as county): {lvl_ok}/{lvl_n} = {lvl_ok / max(lvl_n, 1):.1%}")
+    print(f"level agreement (both levels known, street counted as county): {lvl_ok}/{lvl_n} = "
+          f"{lvl_ok / max(lvl_n, 1):.1%}")
     print(f"function and level (of those with both levels known): {both}/{lvl_n} = {both / max(lvl_n, 1):.1%}")
-    print(f"answering body is the lead or (for street/town answers) a co-handling office: {among}/{n} = {among / n:.1%}")
+    print(f"answering body is the lead or (for street/town answers) a co-handling office: {among}/{n} = "
+          f"{among / n:.1%}")
     functions = [f for f, _ in Counter(COMPARE_AS.get(t[1], t[1]) for t, _, _ in named).most_common(12)]
     width = max(len(f) for f in functions) + 2
     print("\nconfusion (rows: answering bureau, columns: ours; top functions, counts)")

@@ -86,6 +86,11 @@ class DomainModel:
         probs = self.probabilities(self._decision(occ))
         best = probs.argmax(axis=1)
         confidence = probs[np.arange(len(docs)), best]
+        # A text with no known word or character n-gram has no evidence, whatever the intercepts say.
+        seen = np.zeros(len(docs), bool)
+        for seg in occ.segments:
+            seen[seg.rows] = True
+        confidence = np.where(seen, confidence, 0.0)
         if not explain:
             return [Prediction(self.labels[k], round(float(p), 4), ()) for k, p in zip(best, confidence)]
         evidence = self._evidence(occ, best)

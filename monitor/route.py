@@ -32,7 +32,7 @@ _DRAFTING = re.compile(r"印发|制定|出台|起草|发布|颁布|修订")
 
 # Vote weights: a department named outright beats its keywords; the classifier's domain is strong.
 LOCATION_CHARS = 60  # where a message says where it happened
-MIN_LEAD_VOTES, TIE_MARGIN = 1.5, 0.35  # weaker evidence, or a near tie, is ambiguous: a person decides
+MIN_LEAD_VOTES, TIE_MARGIN = 0.75, 0.25  # weaker evidence, or a near tie, is ambiguous: a person decides
 CO_MIN_VOTES, MAX_CO = 2.0, 3  # a co-handler needs two pieces of evidence of its own (or a named mention)
 # The classifier's seven domains are coarse (城乡建设 spans 住建, 城管, 规划 and public transport), so a
 # specific keyword outweighs the domain vote.

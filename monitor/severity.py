@@ -95,23 +95,24 @@ _WORDS = {
     "evacuated": ("疏散", "转移", "撤离", "安置", "受灾"),
 }
 _BEFORE, _AFTER = 24, 16
+_KIND_OF = {w: kind for kind, words in _WORDS.items() for w in words}
+_ANY_WORD = re.compile("|".join(sorted(_KIND_OF, key=len, reverse=True)))
 
 
-def _windows(text: str, words: tuple[str, ...]) -> list[str]:
-    out = []
-    for word in words:
-        start = text.find(word)
-        while start != -1:
-            out.append(text[max(0, start - _BEFORE): start + len(word) + _AFTER])
-            start = text.find(word, start + len(word))
+def _windows(text: str) -> dict[str, list[str]]:
+    """Per kind of fact, the text around each of its words (one scan of the text)."""
+    out: dict[str, list[str]] = {}
+    for m in _ANY_WORD.finditer(text):
+        out.setdefault(_KIND_OF[m.group()], []).append(text[max(0, m.start() - _BEFORE): m.end() + _AFTER])
     return out
 
 
 def extract_facts(text: str) -> Facts:
     counts = {}
+    windows = _windows(text)
     for kind, patterns in _PATTERNS.items():
         best = 0
-        for window in _windows(text, _WORDS[kind]):
+        for window in windows.get(kind, ()):
             for pattern in patterns:
                 for match in pattern.finditer(window):
                     value = to_number(match.group(1))

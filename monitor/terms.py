@@ -64,7 +64,8 @@ class TermIndex:
                      if not any(bs <= s and e <= be and (bs, be) != (s, e) for bs, be in blocked)]
             found = [m for m in found if m[3]]
         if self.not_before:
-            found = [m for m in found if not _followed(text, m, self.not_before)]
+            guarded = self.not_before.keys()
+            found = [m for m in found if not (_kinds(m[3]) & guarded) or not _followed(text, m, self.not_before)]
         if self.longest:
             wide = [(s, e) for s, e, _, tags in found if _kinds(tags) & self.longest]
             if len(wide) > 1:

@@ -182,7 +182,7 @@ def _estimator(options: dict):
     if options["model"] == "svm":
         from sklearn.svm import LinearSVC
 
-        return LinearSVC(C=options["C"], class_weight=options.get("class_weight"))
+        return LinearSVC(C=options["C"], class_weight=options.get("class_weight"), random_state=0)
     if options["model"] == "logreg":
         from sklearn.linear_model import LogisticRegression
 
@@ -190,7 +190,33 @@ def _estimator(options: dict):
     raise ValueError(f"unknown model {options['model']!r} (svm, logreg)")
 
 
+def _nbsvm(options: dict, X, y: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-vs-rest SVMs on features scaled by naive-Bayes log-count ratios (Wang & Manning 2012). Still
+    linear in the original features: weight = ratio × SVM weight."""
+    from sklearn.svm import LinearSVC
+
+    present = (X > 0).astype(np.float64)
+    weights = np.zeros((X.shape[1], n_labels))
+    intercept = np.zeros(n_labels)
+    for k in range(n_labels):
+        p = 1.0 + np.asarray(present[y == k].sum(axis=0)).ravel()
+        q = 1.0 + np.asarray(present[y != k].sum(axis=0)).ravel()
+        ratio = np.log((p / p.sum()) / (q / q.sum()))
+        svm = LinearSVC(C=options.get("nb_C", 0.3), random_state=0)
+        svm.fit(X.multiply(ratio).tocsr(), (y == k).astype(int))
+        weights[:, k] = ratio * svm.coef_.ravel()
+        intercept[k] = svm.intercept_[0]
+    return weights, intercept
+
+
 def _linear(options: dict, X, y: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    if options["model"] == "svm+nbsvm":  # the two, each scaled to unit spread of its training scores
+        w1, b1 = _linear(dict(options, model="svm"), X, y, n_labels)
+        w2, b2 = _nbsvm(options, X, y, n_labels)
+        s1, s2 = np.std(X @ w1 + b1), np.std(X @ w2 + b2)
+        return w1 / s1 + w2 / s2, b1 / s1 + b2 / s2
+    if options["model"] == "nbsvm":
+        return _nbsvm(options, X, y, n_labels)
     est = _estimator(options).fit(X, y)
     coef = np.asarray(est.coef_, np.float64)
     intercept = np.asarray(est.intercept_, np.float64)

@@ -153,8 +153,8 @@ async def test_api_refuses_actions_without_a_configured_token(app, clock, monkey
 
 
 # --------------------------------------------------------------------------- CLI
-def test_cli_list_accept_correct(tmp_path):
-    from tests.test_cli import yuqing
+def test_cli_list_accept_correct(tmp_path, capsys):
+    from tests.test_understanding_cli import run
 
     db = f"sqlite:///{tmp_path / 't.db'}"
     src = tmp_path / "in.jsonl"
@@ -162,20 +162,20 @@ def test_cli_list_accept_correct(tmp_path):
         {"id": "1", "title": "你好", "body": "你好", "time": "2026-11-23T09:00:00+08:00"},
         {"id": "2", "title": "请问", "body": "请问一下", "time": "2026-11-23T09:00:00+08:00"},
     ]), encoding="utf-8")
-    assert yuqing("--db", db, "import", str(src), cwd=tmp_path).returncode == 0
-    listed = yuqing("--db", db, "triage", "list", "--json", cwd=tmp_path)
-    assert listed.returncode == 0, listed.stderr
-    ids = [i["id"] for i in json.loads(listed.stdout.splitlines()[-1])]
+    assert run(capsys, "--db", db, "import", str(src))[0] == 0
+    code, out, err = run(capsys, "--db", db, "triage", "list", "--json")
+    assert code == 0, err
+    ids = [i["id"] for i in json.loads(out.splitlines()[-1])]
     assert len(ids) == 2
-    ok = yuqing("--db", db, "triage", "accept", str(ids[0]), "--actor", "zhang", "--json", cwd=tmp_path)
-    assert ok.returncode == 0 and json.loads(ok.stdout.splitlines()[-1])["triage"] == "accepted"
-    fix = yuqing("--db", db, "triage", "correct", str(ids[1]), "--domain", "教育文体", "--department", "区教育体育局",
-                 "--actor", "li", "--json", cwd=tmp_path)
-    assert fix.returncode == 0, fix.stderr
-    assert json.loads(fix.stdout.splitlines()[-1])["changes"]["department"][1] == "区教育体育局"
-    table = yuqing("--db", db, "triage", "list", cwd=tmp_path)
-    assert table.returncode == 0 and "（0）" in table.stdout
-    bad = yuqing("--db", db, "triage", "correct", "999", "--domain", "x", cwd=tmp_path)
-    assert bad.returncode == 2 and "999" in bad.stderr
-    none = yuqing("--db", db, "triage", "correct", str(ids[1]), cwd=tmp_path)
-    assert none.returncode == 2 and "nothing to correct" in none.stderr
+    code, out, _ = run(capsys, "--db", db, "triage", "accept", str(ids[0]), "--actor", "zhang", "--json")
+    assert code == 0 and json.loads(out.splitlines()[-1])["triage"] == "accepted"
+    code, out, err = run(capsys, "--db", db, "triage", "correct", str(ids[1]), "--domain", "教育文体", "--department",
+                         "区教育体育局", "--actor", "li", "--json")
+    assert code == 0, err
+    assert json.loads(out.splitlines()[-1])["changes"]["department"][1] == "区教育体育局"
+    code, out, _ = run(capsys, "--db", db, "triage", "list")
+    assert code == 0 and "（0）" in out
+    code, _, err = run(capsys, "--db", db, "triage", "correct", "999", "--domain", "x")
+    assert code == 2 and "999" in err
+    code, _, err = run(capsys, "--db", db, "triage", "correct", str(ids[1]))
+    assert code == 2 and "nothing to correct" in err

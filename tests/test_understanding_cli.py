@@ -17,15 +17,24 @@ def yuqing(*args, cwd, input_text=None):
                           env=dict(os.environ), input=input_text, timeout=300)
 
 
+def run(capsys, *args) -> tuple[int, str, str]:
+    """In-process `yuqing ARGS` (no interpreter start-up per call)."""
+    from monitor.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 def _last_json(stdout: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def test_eval_json_contract_on_raw_and_tokenised_files(tmp_path):
+def test_eval_json_contract_on_raw_and_tokenised_files(tmp_path, capsys):
     for name in ("domain_sample.csv", "domain_tokens_sample.csv"):
-        r = yuqing("eval", str(FIXTURES / name), "--format", "json", cwd=tmp_path)
-        assert r.returncode == 0, r.stderr
-        out = _last_json(r.stdout)
+        code, stdout, stderr = run(capsys, "eval", str(FIXTURES / name), "--format", "json")
+        assert code == 0, stderr
+        out = _last_json(stdout)
         assert set(out) == {"n", "accuracy", "macro_f1", "per_class", "seconds"}
         assert out["n"] == (35 if name == "domain_sample.csv" else 21)
         assert 0 <= out["macro_f1"] <= 1 and 0 <= out["accuracy"] <= 1
@@ -34,18 +43,18 @@ def test_eval_json_contract_on_raw_and_tokenised_files(tmp_path):
         assert sum(f["support"] for f in out["per_class"].values()) == out["n"]
 
 
-def test_eval_bad_input_exits_2_naming_the_file(tmp_path):
+def test_eval_bad_input_exits_2_naming_the_file(tmp_path, capsys):
     bad = tmp_path / "nolabel.csv"
     bad.write_text("title,body\n标题,内容\n", encoding="utf-8")
-    r = yuqing("eval", str(bad), "--format", "json", cwd=tmp_path)
-    assert r.returncode == 2 and "nolabel.csv" in r.stderr and "label" in r.stderr
-    r = yuqing("eval", str(tmp_path / "absent.csv"), "--format", "json", cwd=tmp_path)
-    assert r.returncode == 2 and "absent.csv" in r.stderr
-    r = yuqing("eval", str(FIXTURES / "domain_sample.csv"), "--model", str(bad), cwd=tmp_path)
-    assert r.returncode == 2 and "nolabel.csv" in r.stderr
+    code, _, err = run(capsys, "eval", str(bad), "--format", "json")
+    assert code == 2 and "nolabel.csv" in err and "label" in err
+    code, _, err = run(capsys, "eval", str(tmp_path / "absent.csv"), "--format", "json")
+    assert code == 2 and "absent.csv" in err
+    code, _, err = run(capsys, "eval", str(FIXTURES / "domain_sample.csv"), "--model", str(bad))
+    assert code == 2 and "nolabel.csv" in err
 
 
-def test_classify_explains(tmp_path):
+def test_classify_explains(tmp_path, capsys):
     r = yuqing("classify", "--json", "--text", "马街街道一化工厂发生爆炸，造成三人死亡、十二人受伤", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     out = _last_json(r.stdout)
@@ -55,11 +64,10 @@ def test_classify_explains(tmp_path):
     assert {r["stage"] for r in out["reasons"]} >= {"classify", "route", "severity", "response"}
     text = yuqing("classify", cwd=tmp_path, input_text="小区物业乱收停车费，业主投诉无门")
     assert text.returncode == 0 and "牵头部门" in text.stdout and "理由" in text.stdout
-    empty = yuqing("classify", "--text", "  ", cwd=tmp_path)
-    assert empty.returncode == 2
+    assert run(capsys, "classify", "--text", "  ")[0] == 2
 
 
-def test_train_on_a_subset_then_eval_with_it(tmp_path, shared_data):
+def test_train_on_a_subset_then_eval_with_it(tmp_path, shared_data, capsys):
     rows = list(csv.DictReader(open(shared_data / "train" / "full9210_train_tokens.csv", encoding="utf-8")))
     random.Random(1).shuffle(rows)
     subset = tmp_path / "subset.csv"
@@ -68,14 +76,15 @@ def test_train_on_a_subset_then_eval_with_it(tmp_path, shared_data):
         w.writeheader()
         w.writerows(rows[:600])
     model = tmp_path / "m.npz"
-    r = yuqing("train", str(subset), str(FIXTURES / "domain_sample.csv"), "--out", str(model), "--cv", "2",
-               "--json", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    out = _last_json(r.stdout)
+    code, stdout, stderr = run(capsys, "train", str(subset), str(FIXTURES / "domain_sample.csv"), "--out",
+                               str(model), "--cv", "2", "--json")
+    assert code == 0, stderr
+    out = _last_json(stdout)
     assert out["n"] == 635 and out["cv_folds"] == 2 and 0 < out["cv_macro_f1"] <= 1
-    print(f"\n[train on 635 examples, grouped 2-fold CV] macro-F1 {out['cv_macro_f1']}")
-    ev = yuqing("eval", str(FIXTURES / "domain_tokens_sample.csv"), "--format", "json", "--model", str(model),
-                cwd=tmp_path)
-    assert ev.returncode == 0 and _last_json(ev.stdout)["n"] == 21
-    missing = yuqing("train", str(tmp_path / "nothing"), cwd=tmp_path)
-    assert missing.returncode == 2 and "nothing" in missing.stderr
+    with capsys.disabled():
+        print(f"\n[train on 635 examples, grouped 2-fold CV] macro-F1 {out['cv_macro_f1']}")
+    code, stdout, _ = run(capsys, "eval", str(FIXTURES / "domain_tokens_sample.csv"), "--format", "json", "--model",
+                          str(model))
+    assert code == 0 and _last_json(stdout)["n"] == 21
+    code, _, err = run(capsys, "train", str(tmp_path / "nothing"))
+    assert code == 2 and "nothing" in err

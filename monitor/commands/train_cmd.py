@@ -19,12 +19,14 @@ def register(sub) -> None:
                        "先做分组交叉验证并报告指标，再用全部数据训练，写出模型文件（npz，不含可执行代码）。\n"
                        "Train the domain classifier on CSV files (label + tokens or title/body): grouped "
                        "cross-validation first, then a final fit on everything; writes a pickle-free npz model.")
-    p.add_argument("paths", nargs="*", metavar="PATH", help=f"CSV 文件或目录 / CSV files or folders (default {DEFAULT_DATA})")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help=f"CSV 文件或目录 / CSV files or folders (default {DEFAULT_DATA})")
     p.add_argument("--out", default=None, help="模型文件 / model file (default: the packaged monitor/models/domain.npz)")
     p.add_argument("--cv", type=int, default=5, help="交叉验证折数，0 跳过 / CV folds, 0 to skip (default 5)")
     p.add_argument("--with-corrections", action="store_true",
                    help="加入人工研判更正的领域 / add the domain corrections stored in the database (--db)")
-    p.add_argument("--model", choices=["svm", "logreg"], default=None, help="线性模型 / linear model (default svm)")
+    p.add_argument("--model", choices=["svm", "logreg", "nbsvm", "svm+nbsvm"], default=None,
+                   help="线性模型 / linear model (default svm)")
     p.add_argument("-C", type=float, default=None, help="正则化参数 / regularisation C")
     p.add_argument("--json", action="store_true", help="最后一行输出 JSON 指标 / print JSON figures as the last line")
     p.set_defaults(func=lambda a: run(_train(a)))
