@@ -29,6 +29,20 @@ _POW = np.cumprod(np.full(32, np.uint64(1_000_003)), dtype=np.uint64) // np.uint
 _TOP = np.uint64(1) << np.uint64(63)
 
 
+def _char_classes() -> np.ndarray:
+    """Bit flags per BMP code point: 1 carries meaning (letter, digit, CJK), 2 ASCII digit, 4 ASCII letter."""
+    cp = np.arange(0x10000)
+    digit = (cp >= 48) & (cp <= 57)
+    letter = ((cp >= 65) & (cp <= 90)) | ((cp >= 97) & (cp <= 122))
+    wordish = digit | letter | ((cp >= 0x3400) & (cp <= 0x9FFF)) | ((cp >= 0xF900) & (cp <= 0xFAFF)) \
+        | ((cp >= 0xC0) & (cp <= 0x24F) & (cp != 0xD7) & (cp != 0xF7))
+    return (wordish * 1 + digit * 2 + letter * 4).astype(np.uint8)
+
+
+_WORDISH, _DIGIT, _LETTER = 1, 2, 4
+_CLASS = _char_classes()
+
+
 class KeyTable:
     """uint64 key → index, an open-addressing hash table (linear probing) in two numpy arrays, sized for
     a load factor ≤ 1/3: small enough for the CPU caches, and most lookups end at the first slot."""
@@ -142,10 +156,11 @@ def analyse(docs: list[list[str]], stop: "KeyTable | None") -> Analysis:
         sub_starts = np.cumsum(lengths[long_tokens]) - lengths[long_tokens]
         keys[long_tokens] = np.add.reduceat(codes[chars] * _POW[np.minimum(pos[chars], 31)], sub_starts) | _TOP
     # Meaning: some letter, digit or CJK character; not a lone digit; not a mask such as A or A1.
-    digit = (codes >= 48) & (codes <= 57)
-    letter = ((codes >= 65) & (codes <= 90)) | ((codes >= 97) & (codes <= 122))
-    wordish = digit | letter | ((codes >= 0x3400) & (codes <= 0x9FFF)) | ((codes >= 0xF900) & (codes <= 0xFAFF)) \
-        | (codes >= 0x20000) | ((codes >= 0xC0) & (codes <= 0x24F) & (codes != 0xD7) & (codes != 0xF7))
+    cls = _CLASS[np.minimum(codes, 0xFFFF).astype(np.int64)]
+    cls[codes > 0xFFFF] = _WORDISH  # beyond the BMP: CJK extensions and the like
+    wordish = (cls & _WORDISH) > 0
+    digit = (cls & _DIGIT) > 0
+    letter = (cls & _LETTER) > 0
     counts = np.add.reduceat(wordish.astype(np.int64) + (digit.astype(np.int64) << 20), starts)
     has_word = (counts & 0xFFFFF) > 0
     digits = counts >> 20
@@ -256,6 +271,7 @@ class Featurizer:
     orders: tuple[int, ...] = (1, 2, 3)
     _tables: tuple | None = field(default=None, repr=False)
     _idf: np.ndarray | None = field(default=None, repr=False)
+    _idf2: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_features(self) -> int:
@@ -266,6 +282,12 @@ class Featurizer:
         if self._idf is None:
             self._idf = np.concatenate([self.word_idf, self.char_idf]).astype(np.float64)
         return self._idf
+
+    @property
+    def idf2(self) -> np.ndarray:
+        if self._idf2 is None:
+            self._idf2 = self.idf ** 2
+        return self._idf2
 
     def vocabulary(self) -> list[str]:
         vocab = [""] * len(self.words)
@@ -301,14 +323,12 @@ class Featurizer:
             idx = table.lookup(keys)
             hit = idx >= 0
             segments.append(Segment(c_doc[hit], cols[idx[hit]] + offset, 1))
-        idf = self.idf
-        norms = []
-        for block in (0, 1):
-            segs = [s for s in segments if s.block == block]
-            rows = np.concatenate([s.rows for s in segs]) if segs else np.zeros(0, np.int64)
-            cols = np.concatenate([s.cols for s in segs]) if segs else np.zeros(0, np.int64)
-            sq = np.bincount(rows, weights=idf[cols] ** 2, minlength=n)
-            norms.append(np.where(sq > 0, np.sqrt(sq), 1.0))
+        idf2 = self.idf2
+        squares = [np.zeros(n), np.zeros(n)]
+        for seg in segments:
+            if len(seg.rows):
+                squares[seg.block] += np.bincount(seg.rows, weights=idf2[seg.cols], minlength=n)
+        norms = [np.where(sq > 0, np.sqrt(sq), 1.0) for sq in squares]
         return Occurrences(n, segments, norms)
 
     def triplets(self, docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:

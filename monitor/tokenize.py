@@ -2,7 +2,7 @@
 one `word [freq] [tag]` a line), initialised once per process. The one place that knows which tokenizer
 is used.
 
-Backend chosen by measurement (bench/classifier_tokenizers.py, docs/understanding.md): rjieba, the Python
+Backend chosen by measurement (bench/classifier_speed.py, docs/understanding.md): rjieba, the Python
 binding of jieba-rs (the same dictionary and algorithm in Rust), segments about 14× faster than jieba
 and identically without HMM. jieba stays as a fallback (`YUQING_TOKENIZER=jieba`) and for comparison.
 """
