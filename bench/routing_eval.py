@@ -115,6 +115,7 @@ def main() -> int:
     fn_ok = lvl_ok = both = 0
     lvl_n = 0
     confusion: Counter = Counter()
+    levels: Counter = Counter()
     disagreements = []
     among = 0
     for (bureau, function, level), u, r in named:
@@ -126,6 +127,7 @@ def main() -> int:
         our_level = {"district": "county"}.get(u.level, u.level)
         l_ok = None
         if level and our_level:
+            levels[(level, our_level)] += 1
             lvl_n += 1
             l_ok = level == our_level or (level == "street" and our_level == "county")
             lvl_ok += l_ok
@@ -139,6 +141,10 @@ def main() -> int:
     print(f"{len(rows)} messages with replies; answering bureau named in {n} ({n / len(rows):.1%}); "
           f"understood in {seconds:.1f}s ({len(rows) / seconds:.0f} msg/s)")
     print(f"function agreement: {fn_ok}/{n} = {fn_ok / n:.1%}")
+    dept = [(t, u) for t, u, _ in named if t[1] != "政府"]
+    dept_ok = sum(COMPARE_AS.get(t[1], t[1]) == COMPARE_AS.get(u.function, u.function) for t, u in dept)
+    print(f"function agreement where a functional bureau answered (not a government or street office): "
+          f"{dept_ok}/{len(dept)} = {dept_ok / max(len(dept), 1):.1%}")
     print(f"level agreement (both levels known, street counted as county): {lvl_ok}/{lvl_n} = "
           f"{lvl_ok / max(lvl_n, 1):.1%}")
     print(f"function and level (of those with both levels known): {both}/{lvl_n} = {both / max(lvl_n, 1):.1%}")
@@ -152,6 +158,7 @@ def main() -> int:
         cells = [confusion[(want, got)] for got in functions]
         other = sum(v for (w, g), v in confusion.items() if w == want and g not in functions)
         print(f"{want:{width}s}" + " ".join(f"{c:5d}" for c in cells) + f"{other:6d}")
+    print("\nlevels (answering bureau → ours): " + ", ".join(f"{a}→{b} {n}" for (a, b), n in levels.most_common()))
     if disagreements:
         print("\ndisagreements:")
         print("\n".join(disagreements))
