@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from loguru import logger
 
 from monitor import tokenize
@@ -20,6 +21,7 @@ from monitor.classify import MODEL_PATH, DomainModel, KeywordClassifier, ModelEr
 from monitor.jurisdiction import Jurisdiction
 from monitor.model import Reason, Understanding
 from monitor.route import Router
+from monitor.settings import ConfigError
 from monitor.severity import SeverityPolicy, assess
 from monitor.taxonomy import Lexicons
 from monitor.terms import TermIndex
@@ -77,8 +79,12 @@ class Understander:
         keywords = KeywordClassifier.from_file(lexicons / "domains.yaml") if (lexicons / "domains.yaml").exists() \
             else None
         policy_file = lexicons / "severity.yaml"
-        policy = SeverityPolicy.from_file(policy_file) if policy_file.exists() else SeverityPolicy()
-        return cls(Router(jurisdiction), Lexicons.load(lexicons), model, keywords, policy, min_confidence)
+        try:
+            policy = SeverityPolicy.from_file(policy_file) if policy_file.exists() else SeverityPolicy()
+            lexicon = Lexicons.load(lexicons)
+        except (ValueError, yaml.YAMLError) as exc:  # a bad lexicon is bad config: exit 2, naming the file
+            raise ConfigError([f"{lexicons}: {exc}"]) from None
+        return cls(Router(jurisdiction), lexicon, model, keywords, policy, min_confidence)
 
     # ------------------------------------------------------------------ classification
     def classify_many(self, texts: list[str]) -> list[Prediction]:

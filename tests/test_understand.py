@@ -95,3 +95,16 @@ def test_understanding_never_raises(xishan, title, body):
     u = xishan.understand(title, body)
     assert isinstance(u.severity, Severity) and u.response_type in RESPONSE_TYPES
     assert set(u.sensitive_areas) <= set(SENSITIVE_AREAS) and u.department
+
+
+def test_a_bad_lexicon_is_a_config_error_naming_the_file(tmp_path):
+    import shutil
+
+    from monitor.settings import ConfigError
+
+    lex = tmp_path / "lexicons"
+    shutil.copytree(ROOT / "config" / "lexicons", lex)
+    (lex / "severity.yaml").write_text("cap_raised: 很大\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        Understander.load(lex, load_jurisdiction(ROOT / "config/jurisdictions/xishan.yaml"), 0.35)
+    assert "lexicons" in str(err.value) and "很大" in str(err.value)
