@@ -51,12 +51,14 @@ async def _list(args) -> int:
     try:
         async with store.read() as tx:
             incidents = await triage.pending(tx, args.limit)
+            total = dict(await tx.incidents.counts("triage")).get("pending", 0)
     finally:
         await store.close()
     if args.json:
         print(json.dumps([_brief(i) for i in incidents], ensure_ascii=False))
         return 0
-    table = Table(title=f"待人工研判 Triage queue（{len(incidents)}）")
+    shown = f"{len(incidents)}" if len(incidents) == total else f"{len(incidents)} / {total}"
+    table = Table(title=f"待人工研判 Triage queue（{shown}）")
     for col in ("#", "事件 title", "领域 domain", "置信度", "牵头部门 lead", "等级", "原因 why"):
         table.add_column(col)
     for i in incidents:
