@@ -51,3 +51,12 @@ def test_reasons_name_the_signals():
 def test_bad_policy_keys_are_rejected():
     with pytest.raises(ValueError, match="reportres"):
         HeatPolicy.from_dict({"reportres": 3})
+
+
+def test_the_shipped_heat_policy_reads():
+    from pathlib import Path
+
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/lexicons/severity.yaml").read_text("utf-8"))
+    assert HeatPolicy.from_dict(data["heat"]) == HeatPolicy()

@@ -40,6 +40,9 @@ YUNNAN = [
     ("A市A7县某学校乱收补课费", "教育文体", "incident", "A7县教育体育局", [], "A7县", "local", False),
     ("A2区和A5区多个小区连续停水三天", "城乡建设", "incident",
      "A市住房和城乡建设局", [], "A市", "local", False),
+    # a street of an anonymised district: the district's department, the street office co-handles
+    ("A3区洋湖街道某小区垃圾堆放，臭气熏天", "环境保护", "incident",
+     "A3区生态环境分局", ["洋湖街道办事处"], "洋湖街道", "local", False),
     # several departments: a lead and co-handlers
     ("昆明市某小区开发商拖欠农民工工资，业主房产证也办不下来", "城乡建设", "incident",
      "昆明市住房和城乡建设局", ["昆明市人力资源和社会保障局"], "昆明市", "local", False),
