@@ -129,22 +129,39 @@ class Analysis:
     n_docs: int
 
 
+def _split(docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(code points, token lengths, token doc) of the non-empty tokens, without a Python loop over tokens:
+    the batch is joined with NUL between tokens, and the separators give the boundaries."""
+    n = len(docs)
+    per_doc = np.fromiter(map(len, docs), np.int64, n)
+    slots = per_doc + (per_doc == 0)  # an empty document still yields one (empty) slot in the join
+    text = "\x00".join(map("\x00".join, docs))
+    if text.count("\x00") != int(slots.sum()) - 1:  # NUL inside a token: take the slow, exact path
+        flat = [t for t in chain.from_iterable(docs) if t]
+        lengths = np.fromiter(map(len, flat), np.int64, len(flat))
+        doc = np.repeat(np.arange(n, dtype=np.int64), [sum(1 for t in d if t) for d in docs])
+        codes = np.frombuffer("".join(flat).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        return codes, lengths, doc
+    raw = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    sep = raw == 0
+    bounds = np.flatnonzero(sep)
+    starts = np.r_[0, bounds + 1]
+    ends = np.r_[bounds, len(raw)]
+    lengths = ends - starts
+    doc = np.repeat(np.arange(n, dtype=np.int64), slots)
+    real = lengths > 0
+    return raw[~sep].astype(np.uint64), lengths[real], doc[real]
+
+
 def analyse(docs: list[list[str]], stop: "KeyTable | None") -> Analysis:
     n = len(docs)
-    flat = list(chain.from_iterable(docs))
-    lengths = np.fromiter(map(len, flat), np.int64, len(flat))
-    if len(lengths) and not lengths.all():  # empty tokens carry nothing and would break reduceat
-        docs = [[t for t in d if t] for d in docs]
-        flat = list(chain.from_iterable(docs))
-        lengths = np.fromiter(map(len, flat), np.int64, len(flat))
-    per_doc = np.fromiter(map(len, docs), np.int64, n)
-    token_doc = np.repeat(np.arange(n, dtype=np.int64), per_doc)
-    if not flat:
+    codes, lengths, token_doc = _split(docs) if n else (np.zeros(0, np.uint64), np.zeros(0, np.int64),
+                                                         np.zeros(0, np.int64))
+    if not len(lengths):
         empty = np.zeros(0, np.uint64)
         return Analysis(empty, np.zeros(0, np.int64), token_doc, empty, np.zeros(0, bool), n)
-    codes = np.frombuffer("".join(flat).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     starts = np.cumsum(lengths) - lengths
-    char_token = np.repeat(np.arange(len(flat), dtype=np.int64), lengths)
+    char_token = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     pos = np.arange(len(codes), dtype=np.int64) - starts[char_token]
     tlen = lengths[char_token]
     short = tlen <= 3

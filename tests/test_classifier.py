@@ -212,3 +212,16 @@ def test_fixture_is_a_small_excerpt():
     rows = FIXTURE.read_text(encoding="utf-8").splitlines()
     assert 10 < len(rows) <= 60 and rows[0].startswith("id,title,body,time,label")
     assert json.loads(json.dumps(rows[1]))  # plain text
+
+
+@pytest.mark.parametrize("docs", [
+    [["小区", "", "物业"], [], ["学校"], [""], ["中华人民共和国", "A1"]],
+    [["含\x00零", "小区"], ["学校"]],  # a NUL inside a token takes the exact slow path
+    [[], []],
+])
+def test_analysis_of_empty_tokens_documents_and_nul(docs):
+    a = analyse(docs, None)
+    real = [(i, t) for i, d in enumerate(docs) for t in d if t]
+    assert a.token_doc.tolist() == [i for i, _ in real]
+    assert a.keys.tolist() == token_keys([t for _, t in real]).tolist()
+    assert len(a.codes) == sum(len(t) for _, t in real)
