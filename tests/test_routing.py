@@ -76,8 +76,9 @@ XISHAN = [
     ("海口街道某工地拖欠农民工工资", "劳动和社会保障", False,
      "区人力资源社会保障局", ["海口街道办事处"], "海口街道", "local"),
     # the street name is part of a longer, known name: 海口 (Hainan) is not matched inside 海口街道
+    # street vendors at a school gate: city management leads, education co-handles
     ("昆明市西山区前卫街道学校门口流动摊贩占道经营", "教育文体", False,
-     "区教育体育局", ["前卫街道办事处"], "前卫街道", "local"),
+     "区城市管理局", ["前卫街道办事处", "区教育体育局"], "前卫街道", "local"),
     # several streets → the district's own department
     ("马街街道和福海街道多处垃圾堆放无人清运", "城乡建设", False,
      "区住房城乡建设局", [], "昆明市西山区", "cross_region"),
