@@ -19,7 +19,7 @@ classification above 20,000 messages/s on one core; cross-validation shows no lo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import chain, compress
+from itertools import chain
 
 import numpy as np
 

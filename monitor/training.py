@@ -1,5 +1,6 @@
-"""Training and cross-validation of the domain classifier (`yuqing train`). Needs scikit-learn (the `train`
-extra); nothing at run time imports this module.
+"""Training and cross-validation of the domain classifier (`yuqing train`). Fitting needs scikit-learn (the
+`train` extra), imported only inside the fitting functions: reading CSVs and scoring (`yuqing eval`) work
+without it, and the Understander never imports this module.
 
 Data: CSV files with a `label` column and either `title`,`body` (raw messages, segmented here) or
 `tokens` (already segmented, space-separated, stop words removed). Both are turned into token lists
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 import sys
 import time
 from collections import Counter, defaultdict
