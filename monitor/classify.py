@@ -1,16 +1,36 @@
-"""Domain classification. This first classifier scores weighted keywords (config/lexicons/domains.yaml):
-explainable and fast; a trained model replaces it behind the same interface."""
+"""Domain classification: a linear model over word and character TF-IDF features (monitor.features),
+trained by `yuqing train` (monitor.training) and shipped as monitor/models/domain.npz.
+
+The model file is a plain numpy archive read with allow_pickle=False, so a swapped file can hold only
+arrays, never code; a SHA-256 digest over every array detects a damaged or edited file. Run time needs
+numpy only. A keyword classifier (config/lexicons/domains.yaml) remains as the fallback when no model
+file is available.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
+from monitor.features import Featurizer
 from monitor.model import Reason
 
 UNKNOWN = "其他"
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "domain.npz"
+FORMAT = "yuqing-domain-linear/2"
+_ARRAYS = ("labels", "words", "word_idf", "char_keys", "char_idf", "stop", "weights", "intercept", "orders",
+           "meta")
+
+
+class ModelError(Exception):
+    """A model file that cannot be used (missing, damaged, edited, or of another format)."""
 
 
 @dataclass(frozen=True)
@@ -20,7 +40,168 @@ class Prediction:
     reasons: tuple[Reason, ...]
 
 
+@dataclass
+class DomainModel:
+    featurizer: Featurizer
+    labels: list[str]
+    weights: np.ndarray  # (n_features, n_labels) float32
+    intercept: np.ndarray  # (n_labels,) float32
+    temperature: float = 1.0  # softmax temperature calibrated on out-of-fold scores
+    meta: dict = field(default_factory=dict)
+    _vocab: list[str] | None = field(default=None, repr=False)
+    _wi: np.ndarray | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ scoring
+    def decision(self, docs: list[list[str]]) -> np.ndarray:
+        """Linear scores (n_docs, n_labels) for token lists."""
+        return self._decision(self.featurizer.occurrences(docs))
+
+    def _weighted(self) -> np.ndarray:
+        if self._wi is None:  # idf folded into the weights: one gather per occurrence
+            self._wi = (self.featurizer.idf[:, None] * self.weights).astype(np.float32)
+        return self._wi
+
+    def _decision(self, occ) -> np.ndarray:
+        wi = self._weighted()
+        blocks = [np.zeros((occ.n_docs, len(self.labels))) for _ in occ.norms]
+        for seg in occ.segments:
+            if len(seg.rows):
+                _add_rows(blocks[seg.block], seg.rows, wi[seg.cols])
+        out = np.tile(self.intercept.astype(np.float64), (occ.n_docs, 1))
+        for acc, norm in zip(blocks, occ.norms):
+            out += acc / norm[:, None]
+        return out
+
+    def probabilities(self, decision: np.ndarray) -> np.ndarray:
+        z = decision / self.temperature
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict_tokens(self, docs: list[list[str]], explain: bool = True) -> list[Prediction]:
+        """Label, calibrated confidence and (with `explain`) the words that decided, per token list."""
+        if not docs:
+            return []
+        occ = self.featurizer.occurrences(docs)
+        probs = self.probabilities(self._decision(occ))
+        best = probs.argmax(axis=1)
+        confidence = probs[np.arange(len(docs)), best]
+        # A text with no known word or character n-gram has no evidence, whatever the intercepts say.
+        seen = np.zeros(len(docs), bool)
+        for seg in occ.segments:
+            seen[seg.rows] = True
+        confidence = np.where(seen, confidence, 0.0)
+        if not explain:
+            return [Prediction(self.labels[k], round(float(p), 4), ()) for k, p in zip(best, confidence)]
+        evidence = self._evidence(occ, best)
+        out = []
+        for k, p, words in zip(best.tolist(), confidence.tolist(), evidence):
+            label = self.labels[k]
+            text = f"领域「{label}」（模型置信度 {p:.2f}）：主要依据 " + ("、".join(words) if words else "字词片段")
+            out.append(Prediction(label, round(p, 4), (Reason("classify", text),)))
+        return out
+
+    def _evidence(self, occ, best: np.ndarray, top: int = 5) -> list[list[str]]:
+        """The words that pushed each document hardest towards its predicted label."""
+        seg = occ.segments[0]
+        rows, cols = seg.rows, seg.cols
+        gain = self._weighted()[cols, best[rows]] / occ.norms[0][rows]
+        keep = gain > 0
+        rows, cols, gain = rows[keep], cols[keep], gain[keep]
+        order = np.lexsort((-gain, rows))
+        rows, cols = rows[order], cols[order]
+        # Rank within each document; a word repeated in a text appears several times, so take a few more.
+        first = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1] if len(rows) else np.zeros(0, np.int64)
+        rank = np.arange(len(rows)) - np.repeat(first, np.diff(np.r_[first, len(rows)]))
+        pick = rank < top * 3
+        vocab = self.vocabulary()
+        out: list[list[str]] = [[] for _ in range(occ.n_docs)]
+        for r, c in zip(rows[pick].tolist(), cols[pick].tolist()):
+            words = out[r]
+            if len(words) < top and vocab[c] not in words:
+                words.append(vocab[c])
+        return out
+
+    def vocabulary(self) -> list[str]:
+        if self._vocab is None:
+            self._vocab = self.featurizer.vocabulary()
+        return self._vocab
+
+    # ------------------------------------------------------------------ file
+    def arrays(self) -> dict[str, np.ndarray]:
+        f = self.featurizer
+        meta = dict(self.meta, format=FORMAT, temperature=self.temperature)
+        return {
+            "labels": np.array(self.labels, dtype=str),
+            "words": np.array(self.vocabulary(), dtype=str),
+            "word_idf": f.word_idf.astype(np.float32),
+            "char_keys": f.char_keys.astype(np.uint64),
+            "char_idf": f.char_idf.astype(np.float32),
+            "stop": np.array(sorted(f.stop), dtype=str),
+            "weights": self.weights.astype(np.float16),  # 3 significant digits: no change in CV
+            "intercept": self.intercept.astype(np.float32),
+            "orders": np.array(f.orders, dtype=np.int64),
+            "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False, sort_keys=True).encode(), np.uint8),
+        }
+
+    def save(self, path: Path) -> None:
+        arrays = self.arrays()
+        arrays["digest"] = np.frombuffer(_digest(arrays).encode(), np.uint8)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(buffer.getvalue())
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> "DomainModel":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in (*_ARRAYS, "digest")}
+        except FileNotFoundError:
+            raise ModelError(f"{path}: model file not found (run `yuqing train`)") from None
+        except KeyError as exc:
+            raise ModelError(f"{path}: not a domain model file (missing {exc})") from None
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise ModelError(f"{path}: damaged or not a model file ({exc})") from None
+        if bytes(arrays.pop("digest")).decode(errors="replace") != _digest(arrays):
+            raise ModelError(f"{path}: digest mismatch: the file was altered after training (模型文件被改动)")
+        meta = json.loads(bytes(arrays["meta"]).decode())
+        if meta.get("format") != FORMAT:
+            raise ModelError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+        words = arrays["words"].tolist()
+        n_features = len(words) + len(arrays["char_keys"])
+        labels = arrays["labels"].tolist()
+        if arrays["weights"].shape != (n_features, len(labels)) or arrays["intercept"].shape != (len(labels),):
+            raise ModelError(f"{path}: inconsistent array shapes")
+        featurizer = Featurizer(dict(zip(words, range(len(words)))), arrays["word_idf"], arrays["char_keys"],
+                                arrays["char_idf"], frozenset(arrays["stop"].tolist()),
+                                tuple(int(n) for n in arrays["orders"]))
+        return cls(featurizer, labels, arrays["weights"].astype(np.float32), arrays["intercept"],
+                   float(meta["temperature"]), meta, words)
+
+
+def _add_rows(out: np.ndarray, rows: np.ndarray, contrib: np.ndarray) -> None:
+    """out[rows[i]] += contrib[i] for rows sorted ascending (faster than np.add.at)."""
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    sums = np.add.reduceat(contrib, starts, axis=0)
+    out[rows[starts]] += sums
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in _ARRAYS:
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- keyword fallback
 class KeywordClassifier:
+    """Weighted keywords (config/lexicons/domains.yaml): used when no trained model is available."""
+
     def __init__(self, lexicon: dict[str, dict[int, list[str]]]) -> None:
         self._terms = [
             (term, label, float(weight))

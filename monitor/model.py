@@ -96,6 +96,12 @@ class Understanding:
     response_type: str
     reasons: list[Reason]
     needs_triage: bool = False
+    topics: list[str] = field(default_factory=list)  # level-1 taxonomy classes (multi-label)
+    level: str = ""  # the level that answers: province | city | county | district | street | town
+    route_rule: str = ""  # local | cross_region | jurisdiction | policy | outside | fallback
+    function: str = ""  # what the lead department is (教育, 生态环境 …) whatever its level and name
+    facts: dict = field(default_factory=dict)  # deaths, injured, missing, loss_yuan … found in the text
+    triage_reason: str = ""  # why a person must look first ("" = no triage)
 
 
 # --------------------------------------------------------------------------- records read from the store

@@ -42,3 +42,67 @@ def test_reasons_name_the_facts():
 def test_facts():
     f = extract_facts("爆炸造成十二人死亡、3人失踪、45人受伤，直接经济损失2.5亿元")
     assert (f.deaths, f.missing, f.injured, f.loss_yuan) == (12, 3, 45, 2.5e8)
+
+
+# --------------------------------------------------------------------------- more facts, raises and caps
+from pathlib import Path  # noqa: E402
+
+from monitor.severity import SeverityPolicy, assess  # noqa: E402
+
+LEXICONS = Path(__file__).resolve().parents[1] / "config" / "lexicons"
+
+
+@pytest.mark.parametrize(
+    "text,deaths,injured,missing,trapped,evacuated,loss",
+    [
+        ("致1死3伤", 1, 3, 0, 0, 0, 0),
+        ("事故造成一死三伤", 1, 3, 0, 0, 0, 0),
+        ("１２人死亡", 12, 0, 0, 0, 0, 0),  # full-width digits
+        ("矿井透水，3名矿工被困井下", 0, 0, 0, 3, 0, 0),
+        ("化工厂泄漏，1.2万人紧急疏散", 0, 0, 0, 0, 12000, 0),
+        ("暴雨致两万余人转移安置", 0, 0, 0, 0, 20000, 0),
+        ("造成直接经济损失约3亿", 0, 0, 0, 0, 0, 3e8),
+        ("损失3", 0, 0, 0, 0, 0, 0),  # no unit, no amount
+        ("遇难者增至三十一人，另有5人失踪", 31, 0, 5, 0, 0, 0),
+        ("共造成二十五人受伤，其中重伤6人", 0, 25, 0, 0, 0, 0),
+        ("小区安置房分配不公", 0, 0, 0, 0, 0, 0),  # 安置 without a count of people
+    ],
+)
+def test_facts_in_digits_and_chinese_numerals(text, deaths, injured, missing, trapped, evacuated, loss):
+    f = extract_facts(text)
+    assert (f.deaths, f.injured, f.missing, f.trapped, f.evacuated, f.loss_yuan) == (
+        deaths, injured, missing, trapped, evacuated, loss)
+
+
+@pytest.mark.parametrize(
+    "text,areas,level",
+    [
+        ("工地塌方造成两人受伤", ["安全生产"], S.LARGER),  # a sensitive area with casualties: one step up
+        ("工地塌方造成两人受伤", [], S.GENERAL),
+        ("学校门口道路拥堵", ["教育医疗养老"], S.GENERAL),  # no facts: no raise
+        ("化工厂爆炸造成三人死亡", ["安全生产"], S.LARGER),  # raises stop at 较大: 重大 comes from facts
+        ("化工厂爆炸造成十二人死亡", ["安全生产"], S.MAJOR),  # facts alone
+        ("3名矿工被困井下", [], S.LARGER),  # trapped count like missing for 较大
+        ("1.2万人紧急疏散", [], S.MAJOR),
+    ],
+)
+def test_sensitive_raise_and_caps(text, areas, level):
+    assert assess(text, areas).level == level
+
+
+def test_raise_is_explained():
+    a = assess("工地塌方造成两人受伤", ["安全生产"])
+    assert a.base == S.GENERAL and a.level == S.LARGER
+    assert any("敏感领域（安全生产）：由一般升为较大" in r.text for r in a.reasons)
+
+
+def test_policy_file_is_read_and_can_lift_the_cap(tmp_path):
+    shipped = SeverityPolicy.from_file(LEXICONS / "severity.yaml")
+    assert shipped == SeverityPolicy()  # the shipped file states the defaults
+    custom = tmp_path / "severity.yaml"
+    custom.write_text("cap_raised: 重大\nsensitive_raise: 2\n", encoding="utf-8")
+    policy = SeverityPolicy.from_file(custom)
+    assert assess("工地塌方造成两人受伤", ["安全生产"], policy).level == S.MAJOR
+    custom.write_text("cap_raised: 重大\nbogus: 1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="bogus"):
+        SeverityPolicy.from_file(custom)

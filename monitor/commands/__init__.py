@@ -1,6 +1,18 @@
 """CLI subcommands, one module per group; each exposes register(subparsers)."""
 
-from monitor.commands import config_cmd, db_cmd, deadline_cmd, demo_cmd, import_cmd, ledger_cmd, serve_cmd
+from monitor.commands import (
+    classify_cmd,
+    config_cmd,
+    db_cmd,
+    deadline_cmd,
+    demo_cmd,
+    eval_cmd,
+    import_cmd,
+    ledger_cmd,
+    serve_cmd,
+    train_cmd,
+    triage_cmd,
+)
 
 COMMANDS = [
     demo_cmd.register,
@@ -8,6 +20,10 @@ COMMANDS = [
     serve_cmd.register,
     deadline_cmd.register,
     ledger_cmd.register,
+    classify_cmd.register,
+    triage_cmd.register,
+    train_cmd.register,
+    eval_cmd.register,
     config_cmd.register,
     db_cmd.register,
 ]

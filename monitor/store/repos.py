@@ -208,6 +208,34 @@ class IncidentRepo(_Repo):
     async def add_correction(self, row: dict) -> None:
         await self.conn.execute(corrections.insert(), row)
 
+    async def corrections(self, incident_id: int) -> list[dict]:
+        """What people corrected on this incident (triage), oldest first."""
+        stmt = select(corrections).where(corrections.c.incident_id == incident_id).order_by(
+            corrections.c.at, corrections.c.id)
+        return [dict(r._mapping) for r in await self.conn.execute(stmt)]
+
+    async def domain_corrections(self) -> list[dict]:
+        """Training examples from triage: each corrected incident's first item text with the latest
+        corrected domain ({incident_id, title, body, label})."""
+        latest = (
+            select(corrections.c.incident_id, func.max(corrections.c.id).label("cid"))
+            .where(corrections.c.field == "domain")
+            .group_by(corrections.c.incident_id)
+            .subquery()
+        )
+        first_item = (
+            select(items.c.incident_id, func.min(items.c.id).label("iid")).group_by(items.c.incident_id).subquery()
+        )
+        stmt = (
+            select(corrections.c.incident_id, corrections.c.new, items.c.title, items.c.body)
+            .join(latest, latest.c.cid == corrections.c.id)
+            .join(first_item, first_item.c.incident_id == corrections.c.incident_id)
+            .join(items, items.c.id == first_item.c.iid)
+            .order_by(corrections.c.incident_id)
+        )
+        return [{"incident_id": i, "label": label, "title": title, "body": body}
+                for i, label, title, body in await self.conn.execute(stmt)]
+
 
 def _utc(value):
     # Aggregates bypass the column type on SQLite and come back as text or naive datetimes.
@@ -302,6 +330,15 @@ class DeadlineRepo(_Repo):
             select(evidence).where(evidence.c.incident_id == incident_id).order_by(evidence.c.at)
         )
         return [dict(r._mapping) for r in rows]
+
+    async def reassign_open(self, incident_id: int, department: str, now: datetime) -> int:
+        """Move the incident's open deadlines to another department; due times stay as they are."""
+        result = await self.conn.execute(
+            update(deadlines)
+            .where(deadlines.c.incident_id == incident_id, deadlines.c.state == "open")
+            .values(department=department, updated_at=now)
+        )
+        return result.rowcount
 
 
 class OutboxRepo(_Repo):

@@ -85,7 +85,7 @@ def _int(text: str) -> int:
 
 
 def create_app(app) -> web.Application:
-    from responders.dashboard import api
+    from responders.dashboard import api, triage_api
 
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[APP_KEY] = app
@@ -94,4 +94,5 @@ def create_app(app) -> web.Application:
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_static("/static", Path(__file__).parent / "static")
     api.add_routes(web_app)
+    triage_api.add_routes(web_app)
     return web_app
