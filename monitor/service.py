@@ -16,17 +16,15 @@ from monitor.escalation import Position, last_fired
 from monitor.escalator import initial_state
 from monitor.model import Deadline, Incident, Severity
 from monitor.pipeline import deadline_row
+from monitor.service_errors import NotFound, ServiceError
 from monitor.settings import Settings
 from monitor.store import Store, Tx
+from monitor.triage import Outcome, parse_changes, text
 from monitor.workcal import WorkCalendar
 
-
-class ServiceError(ValueError):
-    """A command that cannot be carried out, with a message for the person who asked."""
+__all__ = ["Service", "ServiceError", "NotFound"]
 
 
-class NotFound(ServiceError):
-    pass
 
 
 @dataclass
@@ -109,14 +107,10 @@ class Service:
             incident = await self._incident(tx, incident_id)
             if department == incident.department:
                 raise ServiceError(f"事件已由 {department} 负责 (already assigned)")
-            await tx.incidents.update(incident_id, {"department": department, "updated_at": now})
-            for d in self._select(await tx.deadlines.for_incident(incident_id), None):
-                await tx.deadlines.update(d.id, {"department": department, "updated_at": now})
-            await tx.incidents.add_correction({"incident_id": incident_id, "field": "department",
-                                               "old": incident.department, "new": department, "actor": actor,
-                                               "at": now})
+            moved = await self._move_department(tx, incident, department, actor, now)
             await tx.audit.append(now, actor, "incident.reassigned", "incident", incident_id,
-                                  {"from": incident.department, "to": department, "reason": reason})
+                                  {"from": incident.department, "to": department, "reason": reason,
+                                   "deadlines_moved": moved})
             return await tx.incidents.get(incident_id)  # type: ignore[return-value]
 
     async def regrade(self, incident_id: int, severity: Severity, actor: str, reason: str) -> dict:
@@ -127,29 +121,87 @@ class Service:
         now = self.clock.now()
         async with self.store.write() as tx:
             incident = await self._incident(tx, incident_id)
-            old = Severity(incident.severity)
-            if severity == old:
-                raise ServiceError(f"事件已是{old.zh} (already {old.zh})")
-            existing = await tx.deadlines.for_incident(incident_id)
-            start = incident.published_at or incident.first_seen_at
-            plans = deadline_rules.plan(self.settings.rules, severity=severity, kind=incident.kind,
-                                        domain=incident.domain, starts_at=start, calendar=self.calendar)
-            wanted = {p.rule for p in plans}
-            opened = await self._open(tx, incident, [p for p in plans if p.rule not in {d.rule for d in existing}],
-                                      now)
-            cancelled = []
-            for d in existing:
-                if d.state == "open" and d.rule not in wanted:
-                    await tx.deadlines.update(d.id, {"state": "cancelled", "closed_at": now, "next_at": None,
-                                                     "close_reason": f"等级由{old.zh}调整为{severity.zh}：{reason}",
-                                                     "updated_at": now}, {"state": "open"})
-                    cancelled.append(d.rule)
-            await tx.incidents.update(incident_id, {"severity": int(severity), "updated_at": now})
-            await tx.incidents.add_correction({"incident_id": incident_id, "field": "severity", "old": old.zh,
-                                               "new": severity.zh, "actor": actor, "at": now})
+            if severity == incident.level:
+                raise ServiceError(f"事件已是{severity.zh} (already {severity.zh})")
+            result = await self._change_severity(tx, incident, severity, actor, reason, now)
             await tx.audit.append(now, actor, "incident.regraded", "incident", incident_id, {
-                "from": old.zh, "to": severity.zh, "reason": reason, "opened": opened, "cancelled": cancelled})
-            return {"opened": opened, "cancelled": cancelled}
+                "from": incident.level.zh, "to": severity.zh, "reason": reason, **result})
+            return result
+
+    async def accept_triage(self, incident_id: int, actor: str) -> Outcome:
+        """The person agrees with what the understanding concluded."""
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            incident = await self._incident(tx, incident_id)
+            if incident.triage != "pending":
+                raise ServiceError(f"incident {incident_id} is not waiting for triage (triage={incident.triage})", 409)
+            await tx.incidents.update(incident_id, {"triage": "accepted", "updated_at": now})
+            await tx.audit.append(now, actor, "triage.accepted", "incident", incident_id,
+                                  {"domain": incident.domain, "department": incident.department,
+                                   "severity": incident.severity})
+            return Outcome(await tx.incidents.get(incident_id), {})  # type: ignore[arg-type]
+
+    async def correct(self, incident_id: int, values: dict, actor: str) -> Outcome:
+        """A person's correction of domain, department, co-handlers, severity or response type (any triage
+        state). Department and severity changes act exactly as reassign and regrade do."""
+        changes = parse_changes(values)
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            incident = await self._incident(tx, incident_id)
+            old = {"domain": incident.domain, "department": incident.department,
+                   "co_departments": list(incident.co_departments or []), "severity": incident.level,
+                   "response_type": incident.response_type}
+            diff = {k: [old[k], v] for k, v in changes.items() if old[k] != v}
+            if not diff:
+                raise ServiceError("the correction changes nothing (与现有结果相同)", 409)
+            plain = {k: after for k, (_, after) in diff.items() if k not in ("department", "severity")}
+            for key, after in plain.items():
+                await tx.incidents.add_correction({"incident_id": incident_id, "field": key, "old": text(old[key]),
+                                                   "new": text(after), "actor": actor, "at": now})
+            await tx.incidents.update(incident_id, {**plain, "triage": "corrected", "updated_at": now})
+            outcome = Outcome(incident, {k: [text(a), text(b)] for k, (a, b) in diff.items()})
+            if "department" in diff:
+                outcome.deadlines_moved = await self._move_department(
+                    tx, incident, diff["department"][1], actor, now, keep_co="co_departments" in diff)
+            if "severity" in diff:
+                result = await self._change_severity(tx, incident, diff["severity"][1], actor, "人工研判更正", now)
+                outcome.opened, outcome.cancelled = result["opened"], result["cancelled"]
+            await tx.audit.append(now, actor, "triage.corrected", "incident", incident_id, {
+                **outcome.changes, "deadlines_moved": outcome.deadlines_moved, "opened": outcome.opened,
+                "cancelled": outcome.cancelled})
+            outcome.incident = await tx.incidents.get(incident_id)  # type: ignore[assignment]
+            return outcome
+
+    async def _move_department(self, tx: Tx, incident: Incident, department: str, actor: str, now: datetime,
+                               keep_co: bool = False) -> int:
+        values: dict = {"department": department, "updated_at": now}
+        if not keep_co:  # the new lead is no longer a co-handler of itself
+            values["co_departments"] = [d for d in incident.co_departments or [] if d != department]
+        await tx.incidents.update(incident.id, values)
+        await tx.incidents.add_correction({"incident_id": incident.id, "field": "department",
+                                           "old": incident.department, "new": department, "actor": actor, "at": now})
+        return await tx.deadlines.reassign_open(incident.id, department, now)
+
+    async def _change_severity(self, tx: Tx, incident: Incident, severity: Severity, actor: str, reason: str,
+                               now: datetime) -> dict:
+        old = incident.level
+        existing = await tx.deadlines.for_incident(incident.id)
+        start = incident.published_at or incident.first_seen_at
+        plans = deadline_rules.plan(self.settings.rules, severity=severity, kind=incident.kind,
+                                    domain=incident.domain, starts_at=start, calendar=self.calendar)
+        wanted = {p.rule for p in plans}
+        opened = await self._open(tx, incident, [p for p in plans if p.rule not in {d.rule for d in existing}], now)
+        cancelled = []
+        for d in existing:
+            if d.state == "open" and d.rule not in wanted and not d.rule.startswith("promise_"):
+                await tx.deadlines.update(d.id, {"state": "cancelled", "closed_at": now, "next_at": None,
+                                                 "close_reason": f"等级由{old.zh}调整为{severity.zh}：{reason}",
+                                                 "updated_at": now}, {"state": "open"})
+                cancelled.append(d.rule)
+        await tx.incidents.update(incident.id, {"severity": int(severity), "updated_at": now})
+        await tx.incidents.add_correction({"incident_id": incident.id, "field": "severity", "old": old.zh,
+                                           "new": severity.zh, "actor": actor, "at": now})
+        return {"opened": opened, "cancelled": cancelled}
 
     async def _open(self, tx: Tx, incident: Incident, plans: list[DeadlinePlan], now: datetime) -> list[str]:
         rows = [deadline_row(incident.id, p, incident.department, now,

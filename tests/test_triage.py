@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from monitor import triage
 from monitor.model import RawItem, Severity
 from monitor.server import web_application
+from monitor.service import ServiceError
 
 TOKEN = "t0ken-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -35,16 +36,14 @@ async def test_unsure_incidents_wait(app, clock):
 
 async def test_accept(app, clock):
     pending, _ = await _ingest(app, clock)
-    async with app.store.write() as tx:
-        out = await triage.accept(tx, pending[0].id, "zhang", clock.now())
+    out = await app.service.accept_triage(pending[0].id, "zhang")
     assert out.incident.triage == "accepted"
     async with app.store.read() as tx:
         assert await triage.pending(tx) == []
         audit = await tx.audit.list(entity="incident", entity_id=pending[0].id)
     assert audit[-1]["action"] == "triage.accepted" and audit[-1]["actor"] == "zhang"
-    with pytest.raises(triage.TriageError) as err:  # only once
-        async with app.store.write() as tx:
-            await triage.accept(tx, pending[0].id, "zhang", clock.now())
+    with pytest.raises(ServiceError) as err:  # only once
+        await app.service.accept_triage(pending[0].id, "zhang")
     assert err.value.status == 409
 
 
@@ -55,9 +54,7 @@ async def test_correct_department_moves_open_deadlines_and_keeps_the_clock(app, 
     assert before and all(d.department == "区应急局" for d in before.values())
     clock.advance(timedelta(minutes=20))
     domain = "交通运输" if major.domain != "交通运输" else "教育文体"  # whatever the model said, another one
-    async with app.store.write() as tx:
-        out = await triage.correct(tx, major.id, {"department": "区生态环境分局", "domain": domain}, "li",
-                                   clock.now())
+    out = await app.service.correct(major.id, {"department": "区生态环境分局", "domain": domain}, "li")
     assert out.deadlines_moved == 2 and out.incident.triage == "corrected"
     assert out.incident.department == "区生态环境分局" and out.incident.domain == domain
     async with app.store.read() as tx:
@@ -79,11 +76,22 @@ async def test_closed_deadlines_stay_with_their_department(app, clock):
     async with app.store.write() as tx:
         [first, *_] = await tx.deadlines.for_incident(major.id)
         await tx.deadlines.update(first.id, {"state": "satisfied", "closed_at": clock.now()})
-        out = await triage.correct(tx, major.id, {"department": "区住房城乡建设局"}, "li", clock.now())
+    out = await app.service.correct(major.id, {"department": "区住房城乡建设局"}, "li")
     assert out.deadlines_moved == 1
     async with app.store.read() as tx:
         departments = {d.state: d.department for d in await tx.deadlines.for_incident(major.id)}
     assert departments == {"satisfied": "区应急局", "open": "区住房城乡建设局"}
+
+
+async def test_correcting_severity_opens_and_cancels_deadlines_like_a_regrade(app, clock):
+    pending, major = await _ingest(app, clock)
+    out = await app.service.correct(pending[0].id, {"severity": "重大"}, "li")
+    assert sorted(out.opened) == ["authoritative_release", "press_conference"]
+    out = await app.service.correct(major.id, {"severity": "较大"}, "li")
+    assert sorted(out.cancelled) == ["authoritative_release", "press_conference"]
+    async with app.store.read() as tx:
+        states = {d.state for d in await tx.deadlines.for_incident(major.id)}
+    assert states == {"cancelled"}
 
 
 @pytest.mark.parametrize("values,message", [
@@ -95,15 +103,13 @@ async def test_closed_deadlines_stay_with_their_department(app, clock):
 ])
 async def test_bad_corrections(app, clock, values, message):
     pending, _ = await _ingest(app, clock)
-    with pytest.raises(triage.TriageError, match=message):
-        async with app.store.write() as tx:
-            await triage.correct(tx, pending[0].id, values, "li", clock.now())
+    with pytest.raises(ServiceError, match=message):
+        await app.service.correct(pending[0].id, values, "li")
 
 
 async def test_unknown_incident(app, clock):
-    with pytest.raises(triage.TriageError) as err:
-        async with app.store.write() as tx:
-            await triage.correct(tx, 999, {"domain": "环境保护"}, "li", clock.now())
+    with pytest.raises(ServiceError) as err:
+        await app.service.correct(999, {"domain": "环境保护"}, "li")
     assert err.value.status == 404
 
 

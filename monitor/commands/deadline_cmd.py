@@ -10,7 +10,7 @@ from monitor.model import Severity
 
 
 def actor_arg(p) -> None:
-    p.add_argument("--by", default=os.environ.get("YUQING_USER") or os.environ.get("USER") or "cli",
+    p.add_argument("--by", "--actor", dest="by", default=os.environ.get("YUQING_USER") or os.environ.get("USER") or "cli",
                    help="操作人 / who does it (default $YUQING_USER or $USER)")
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 
-from monitor.cli import InputError, load_config, run
+from monitor.cli import load_config, run
+from monitor.commands.deadline_cmd import actor_arg, service_call
 
 
 def register(sub) -> None:
@@ -19,7 +19,7 @@ def register(sub) -> None:
     ls.set_defaults(func=lambda a: run(_list(a)))
     ac = ts.add_parser("accept", help="确认系统结果 / accept the incident as understood")
     ac.add_argument("id", type=int)
-    ac.add_argument("--actor", default=None, help="研判人 / who decides (default: the login name)")
+    actor_arg(ac)
     ac.add_argument("--json", action="store_true")
     ac.set_defaults(func=lambda a: run(_accept(a)))
     co = ts.add_parser("correct", help="更正领域、部门、等级等 / correct domain, department, severity …")
@@ -29,25 +29,20 @@ def register(sub) -> None:
     co.add_argument("--co-departments", dest="co_departments", help="协办部门，逗号分隔 / co-handlers, comma-separated")
     co.add_argument("--severity", help="一般 / 较大 / 重大 / 特别重大")
     co.add_argument("--response-type", dest="response_type")
-    co.add_argument("--actor", default=None)
+    actor_arg(co)
     co.add_argument("--json", action="store_true")
     co.set_defaults(func=lambda a: run(_correct(a)))
 
 
-async def _store(args):
+async def _list(args) -> int:
+    from rich.table import Table
+
+    from monitor import triage
+    from monitor.render_cli import console
     from monitor.settings import database_url
     from monitor.store import Store
 
-    settings = load_config(args)
-    return await Store(database_url(settings, args.db)).open(migrate_schema=True)
-
-
-async def _list(args) -> int:
-    from monitor import triage
-    from monitor.render_cli import console
-    from rich.table import Table
-
-    store = await _store(args)
+    store = await Store(database_url(load_config(args), args.db)).open()
     try:
         async with store.read() as tx:
             incidents = await triage.pending(tx, args.limit)
@@ -70,38 +65,27 @@ async def _list(args) -> int:
 
 
 async def _accept(args) -> int:
-    from monitor import triage
-
-    return await _apply(args, lambda tx, now, actor: triage.accept(tx, args.id, actor, now))
+    return _show(args, await service_call(args, "accept_triage", args.id, args.by))
 
 
 async def _correct(args) -> int:
     from monitor import triage
 
     values = {k: getattr(args, k) for k in triage.FIELDS if getattr(args, k, None) is not None}
-    return await _apply(args, lambda tx, now, actor: triage.correct(tx, args.id, values, actor, now))
+    return _show(args, await service_call(args, "correct", args.id, values, args.by))
 
 
-async def _apply(args, action) -> int:
-    from monitor import triage
-    from monitor.clock import SystemClock
-
-    actor = args.actor or getpass.getuser()
-    store = await _store(args)
-    try:
-        async with store.write() as tx:
-            outcome = await action(tx, SystemClock().now(), actor)
-    except triage.TriageError as exc:
-        raise InputError(str(exc)) from None
-    finally:
-        await store.close()
-    result = _brief(outcome.incident) | {"changes": outcome.changes, "deadlines_moved": outcome.deadlines_moved}
+def _show(args, outcome) -> int:
+    result = _brief(outcome.incident) | {"changes": outcome.changes, "deadlines_moved": outcome.deadlines_moved,
+                                         "opened": outcome.opened, "cancelled": outcome.cancelled}
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
-    else:
-        what = "；".join(f"{k}: {a} → {b}" for k, (a, b) in outcome.changes.items()) or "确认 accepted"
-        print(f"事件 #{outcome.incident.id} {outcome.incident.triage}：{what}"
-              + (f"（{outcome.deadlines_moved} 个未关闭期限已转至新部门）" if outcome.deadlines_moved else ""))
+        return 0
+    what = "；".join(f"{k}: {a} → {b}" for k, (a, b) in outcome.changes.items()) or "确认 accepted"
+    print(f"事件 #{outcome.incident.id} {outcome.incident.triage}：{what}"
+          + (f"（{outcome.deadlines_moved} 个未关闭期限已转至新部门）" if outcome.deadlines_moved else "")
+          + (f"（新开期限 {'、'.join(outcome.opened)}）" if outcome.opened else "")
+          + (f"（取消期限 {'、'.join(outcome.cancelled)}）" if outcome.cancelled else ""))
     return 0
 
 

@@ -67,7 +67,7 @@ async def get_incident(request: web.Request) -> web.Response:
 
 
 # --------------------------------------------------------------------------- actions (authenticated)
-def _authorized(request: web.Request) -> web.Response | None:
+def authorized(request: web.Request) -> web.Response | None:
     import hmac
     import os
 
@@ -82,7 +82,7 @@ def _authorized(request: web.Request) -> web.Response | None:
     return None
 
 
-async def _body(request: web.Request, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
+async def json_body(request: web.Request, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
     try:
         body = await request.json()
     except ValueError:
@@ -105,9 +105,9 @@ def _bad(message: str) -> web.HTTPBadRequest:
 
 
 async def incident_action(request: web.Request) -> web.Response:
-    from monitor.service import NotFound, ServiceError
+    from monitor.service import ServiceError
 
-    denied = _authorized(request)
+    denied = authorized(request)
     if denied is not None:
         return denied
     app = request.app[APP_KEY]
@@ -118,22 +118,20 @@ async def incident_action(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     try:
         if action == "ack":
-            b = await _body(request, ("actor",), ("rule",))
+            b = await json_body(request, ("actor",), ("rule",))
             result = await app.service.acknowledge(incident_id, b["actor"], rule=b.get("rule"))
             out = {"acknowledged": [d.rule for d in result]}
         elif action == "evidence":
-            b = await _body(request, ("actor",), ("rule", "kind", "url", "note"))
+            b = await json_body(request, ("actor",), ("rule", "kind", "url", "note"))
             result = await app.service.add_evidence(incident_id, b["actor"], url=b.get("url") or "",
                                                     note=b.get("note") or "", rule=b.get("rule"), kind=b.get("kind"))
             out = {"satisfied": [{"rule": d.rule, "on_time": d.closed_at <= d.due_at} for d in result]}
         else:  # reassign
-            b = await _body(request, ("actor", "department"), ("reason",))
+            b = await json_body(request, ("actor", "department"), ("reason",))
             incident = await app.service.reassign(incident_id, b["department"], b["actor"], b.get("reason") or "")
             out = {"department": incident.department}
-    except NotFound as exc:
-        return web.json_response({"error": str(exc)}, status=404)
     except ServiceError as exc:
-        return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"error": str(exc)}, status=exc.status)
     app.escalator.wake()
     return web.json_response(out)
 

@@ -8,26 +8,12 @@ POST /api/v1/incidents/{id}/triage/correct   {"actor", "domain"?, "department"?,
 
 from __future__ import annotations
 
-import hmac
-import os
-
 from aiohttp import web
 
 from monitor import triage
-from responders.dashboard.api import incident_json
+from monitor.service_errors import ServiceError
+from responders.dashboard.api import authorized, incident_json, json_body
 from responders.dashboard.web import APP_KEY
-
-
-def _authorized(request: web.Request) -> web.Response | None:
-    app = request.app[APP_KEY]
-    env = app.settings.api.token_env
-    expected = os.environ.get(env)
-    if not expected:
-        return web.json_response({"error": f"API token not configured: set {env} (接口令牌未配置)"}, status=503)
-    given = request.headers.get("Authorization", "")
-    if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), expected.encode())):
-        return web.json_response({"error": "Authorization: Bearer token missing or wrong (令牌错误)"}, status=401)
-    return None
 
 
 async def list_pending(request: web.Request) -> web.Response:
@@ -42,45 +28,35 @@ async def list_pending(request: web.Request) -> web.Response:
 
 
 async def accept(request: web.Request) -> web.Response:
-    return await _act(request, lambda tx, now, actor, body: triage.accept(tx, _id(request), actor, now))
+    return await _act(request, lambda service, actor, body: service.accept_triage(_id(request), actor))
 
 
 async def correct(request: web.Request) -> web.Response:
-    def action(tx, now, actor, body):
-        values = {k: v for k, v in body.items() if k != "actor"}
-        return triage.correct(tx, _id(request), values, actor, now)
-
-    return await _act(request, action)
+    return await _act(request, lambda service, actor, body: service.correct(
+        _id(request), {k: v for k, v in body.items() if k != "actor"}, actor))
 
 
 async def _act(request: web.Request, action) -> web.Response:
-    denied = _authorized(request)
+    denied = authorized(request)
     if denied is not None:
         return denied
     app = request.app[APP_KEY]
+    body = await json_body(request, ("actor",))
     try:
-        body = await request.json()
-    except ValueError:
-        return web.json_response({"error": "body: not valid JSON"}, status=400)
-    if not isinstance(body, dict):
-        return web.json_response({"error": "body: expected a JSON object"}, status=400)
-    actor = body.get("actor")
-    if not isinstance(actor, str) or not actor.strip():
-        return web.json_response({"error": "actor: required string"}, status=400)
-    try:
-        async with app.store.write() as tx:
-            outcome = await action(tx, app.clock.now(), actor.strip(), body)
-    except triage.TriageError as exc:
+        outcome = await action(app.service, body["actor"].strip(), body)
+    except ServiceError as exc:
         return web.json_response({"error": str(exc)}, status=exc.status)
+    app.escalator.wake()
     return web.json_response({"incident": incident_json(outcome.incident), "changes": outcome.changes,
-                              "deadlines_moved": outcome.deadlines_moved})
+                              "deadlines_moved": outcome.deadlines_moved, "opened": outcome.opened,
+                              "cancelled": outcome.cancelled})
 
 
 def _id(request: web.Request) -> int:
     try:
         return int(request.match_info["id"])
     except ValueError:
-        raise triage.TriageError("id: must be an integer") from None
+        raise ServiceError("id: must be an integer") from None
 
 
 def add_routes(web_app: web.Application) -> None:
