@@ -9,13 +9,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Awaitable, Callable
 
 from loguru import logger
 
 from monitor import deadlines as deadline_rules
 from monitor.clock import Clock
 from monitor.model import RawItem, Severity, Understanding
-from monitor.normalize import clean_display, content_hash
+from monitor import dedupe
+from monitor.normalize import clean_display, hash_normalized, normalize
 from monitor.settings import RuleConfig
 from monitor.sources.hotline_export import Reject
 from monitor.store import Store, Tx
@@ -33,14 +35,15 @@ class ImportStats:
     updated: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    near_duplicates: int = 0  # of `inserted`: new items that joined an existing incident as near-duplicates
     incidents: int = 0
     deadlines: int = 0
     seconds: float = 0.0
     new_incident_ids: list[int] = field(default_factory=list)
 
     def add(self, other: "ImportStats") -> None:
-        for name in ("read", "inserted", "updated", "duplicates", "quarantined", "incidents", "deadlines",
-                     "seconds"):
+        for name in ("read", "inserted", "updated", "duplicates", "quarantined", "near_duplicates", "incidents",
+                     "deadlines", "seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.new_incident_ids.extend(other.new_incident_ids)
 
@@ -57,8 +60,12 @@ class Pipeline:
     understander: Understander
     rules: list[RuleConfig]
     calendar: WorkCalendar
+    timings: "StageTimings" = field(default_factory=lambda: StageTimings())
 
-    async def ingest(self, records: list[RawItem | Reject], source: str, file: str = "") -> ImportStats:
+    async def ingest(self, records: list[RawItem | Reject], source: str, file: str = "",
+                     in_tx: Callable[[Tx, datetime], Awaitable[None]] | None = None) -> ImportStats:
+        """Store one batch in one transaction. `in_tx` runs inside the same transaction (collectors save
+        their cursor there, so a batch and the position after it commit together or not at all)."""
         started = time.perf_counter()
         stats = ImportStats(read=len(records))
         now = self.clock.now()
@@ -84,65 +91,159 @@ class Pipeline:
                 await self._ingest_source(tx, src, batch, now, stats, touched)
             if touched:
                 await tx.incidents.refresh_stats(touched, now)
+            if in_tx is not None:
+                await in_tx(tx, now)
         stats.seconds = time.perf_counter() - started
         return stats
 
     async def _ingest_source(self, tx: Tx, source: str, batch: list[RawItem], now: datetime,
                              stats: ImportStats, touched: set[int]) -> None:
+        t0 = time.perf_counter()
         known = await tx.items.by_external_ids(source, [i.external_id for i in batch])
-        fresh: list[tuple[RawItem, str]] = []
+        fresh: list[_Prepared] = []
         history: list[dict] = []
+        audit: list[dict] = []
+        rebanded: list[_Prepared] = []
         for item in batch:
             item.title, item.body = clean_display(item.title), clean_display(item.body)
-            digest = content_hash(item.title, item.body)
+            title_norm, body_norm = normalize(item.title), normalize(item.body)
+            prepared = _Prepared(item, hash_normalized(title_norm, body_norm), title_norm, body_norm)
             old = known.get(item.external_id)
             if old is None:
-                fresh.append((item, digest))
+                fresh.append(prepared)
                 continue
             changes = _changes(old, item)
             if not changes:
                 stats.duplicates += 1
                 continue
-            values = {f: getattr(item, f) for f in changes} | {"content_hash": digest, "updated_at": now}
+            values = {f: getattr(item, f) for f in changes} | {"content_hash": prepared.digest, "updated_at": now}
             await tx.items.update(old["id"], values)
             history.append({"item_id": old["id"], "at": now, "changes": {
                 f: [_jsonable(old[f]), _jsonable(getattr(item, f))] for f in changes}})
             stats.updated += 1
             if old["incident_id"]:
                 touched.add(old["incident_id"])
+                if "reply" in changes and item.reply:
+                    audit.append(_reply_audit(old["incident_id"], old["id"], item, now))
+            if "title" in changes or "body" in changes:
+                prepared.item_id = old["id"]
+                rebanded.append(prepared)
         await tx.items.add_history(history)
-        if not fresh:
-            return
+        self.timings.add("normalize", time.perf_counter() - t0)
+        if rebanded:
+            _fingerprint(rebanded)
+            await tx.items.add_bands([{"key": k, "item_id": p.item_id} for p in rebanded for k in p.keys])
+        if fresh:
+            await self._insert_fresh(tx, source, fresh, now, stats, touched, audit)
+        await tx.audit.append_many(audit)
 
-        # Exact duplicates: the same text already belongs to an incident, or appears earlier in this batch.
-        by_hash = await tx.items.incidents_by_hash(sorted({d for _, d in fresh}))
-        new_groups: dict[str, list[RawItem]] = {}
-        rows: list[dict] = []
-        for item, digest in fresh:
-            if digest in by_hash:
-                rows.append(_item_row(item, digest, now, by_hash[digest], "与已有留言内容相同"))
-                touched.add(by_hash[digest])
+    async def _insert_fresh(self, tx: Tx, source: str, fresh: list[_Prepared], now: datetime,
+                            stats: ImportStats, touched: set[int], audit: list[dict]) -> None:
+        t0 = time.perf_counter()
+        # 1. Exact duplicates: the same text already belongs to an incident, or appears earlier in this batch.
+        by_hash = await tx.items.incidents_by_hash(sorted({p.digest for p in fresh}))
+        leader_by_digest: dict[str, _Prepared] = {}
+        novel: list[_Prepared] = []
+        for p in fresh:
+            if p.digest in by_hash:
+                p.incident_id, p.reason = by_hash[p.digest], "与已有留言内容相同"
+                stats.duplicates += 1
+            elif p.digest in leader_by_digest:
+                p.same_as = leader_by_digest[p.digest]
+                p.reason = f"与同批留言 {_label(p.same_as.item)} 内容相同"
                 stats.duplicates += 1
             else:
-                if digest in new_groups:
-                    stats.duplicates += 1
-                else:
-                    stats.inserted += 1
-                new_groups.setdefault(digest, []).append(item)
+                leader_by_digest[p.digest] = p
+                novel.append(p)
+        self.timings.add("exact_dedupe", time.perf_counter() - t0)
 
-        digests = list(new_groups)
-        understood = [self._understand(new_groups[d][0]) for d in digests]
-        incident_rows = [_incident_row(new_groups[d], u, now) for d, u in zip(digests, understood)]
+        # 2. Near duplicates (monitor.dedupe): stored items and earlier items of this batch that share an LSH
+        # band are candidates; the most similar one above the threshold decides the incident.
+        t0 = time.perf_counter()
+        _fingerprint(novel)
+        hits = await tx.items.items_sharing_bands([k for p in novel for k in p.keys])
+        stored = await tx.items.texts({i for ids in hits.values() for i in ids})
+        stored_grams: dict[int, dedupe.Candidate] = {}
+        in_batch: dict[int, list[_Prepared]] = {}
+        groups: list[list[_Prepared]] = []
+        for p in novel:
+            candidates: list[dedupe.Candidate] = []
+            seen: set = set()
+            for k in p.keys:
+                for item_id in hits.get(k, ()):
+                    if item_id in seen or item_id not in stored or stored[item_id]["incident_id"] is None:
+                        continue
+                    seen.add(item_id)
+                    if item_id not in stored_grams:
+                        row = stored[item_id]
+                        stored_grams[item_id] = dedupe.Candidate(
+                            item_id, row["incident_id"],
+                            dedupe.grams(dedupe.shingle_text(normalize(row["title"]), normalize(row["body"]))),
+                            row["occurred_at"] or row["received_at"], f"#{item_id}（{row['source']}:{row['external_id']}）")
+                    candidates.append(stored_grams[item_id])
+                for other in in_batch.get(k, ()):
+                    if id(other) not in seen:
+                        seen.add(id(other))
+                        candidates.append(dedupe.Candidate(id(other), other, other.gram_set,
+                                                           other.item.occurred_at or now, _label(other.item)))
+            match = dedupe.best_match(p.gram_set, p.item.occurred_at or now, candidates) if candidates else None
+            if match is None:
+                p.group = len(groups)
+                groups.append([p])
+            elif isinstance(match.candidate.incident, _Prepared):
+                other = match.candidate.incident
+                p.reason = match.reason()
+                if other.group is not None:
+                    p.group = other.group
+                    groups[other.group].append(p)
+                else:
+                    p.incident_id = other.incident_id
+                stats.near_duplicates += 1
+            else:
+                p.incident_id, p.reason = match.candidate.incident, match.reason()
+                stats.near_duplicates += 1
+            for k in p.keys:
+                in_batch.setdefault(k, []).append(p)
+        for p in fresh:
+            if p.same_as is not None:
+                p.group, p.incident_id = p.same_as.group, p.same_as.incident_id
+                if p.group is not None:
+                    groups[p.group].append(p)
+        stats.inserted += len(novel)
+        self.timings.add("near_dedupe", time.perf_counter() - t0)
+
+        # 3. Understanding, once per new incident (its first item speaks for the group).
+        t0 = time.perf_counter()
+        understood = self._understand_many([g[0].item for g in groups])
+        self.timings.add("understand", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        incident_rows = [_incident_row([p.item for p in g], u, now) for g, u in zip(groups, understood)]
         ids = await tx.incidents.insert_many(incident_rows)
-        for digest, incident_id, u in zip(digests, ids, understood):
-            for n, item in enumerate(new_groups[digest]):
-                rows.append(_item_row(item, digest, now, incident_id, "" if n == 0 else "与同批留言内容相同",
-                                      u.domain, u.domain_confidence))
-            touched.add(incident_id)
-        await tx.items.insert_many(rows)
+        for p in fresh:
+            if p.group is not None:
+                p.incident_id = ids[p.group]
+                p.domain, p.confidence = understood[p.group].domain, understood[p.group].domain_confidence
+            touched.add(p.incident_id)
+        item_ids = await tx.items.insert_many_returning(
+            [_item_row(p.item, p.digest, now, p.incident_id, p.reason, p.domain, p.confidence) for p in fresh])
+        bands = []
+        for p, item_id in zip(fresh, item_ids):
+            bands.extend({"key": k, "item_id": item_id} for k in p.keys)
+            if p.item.reply:
+                audit.append(_reply_audit(p.incident_id, item_id, p.item, now))
+        await tx.items.add_bands(bands)
         stats.incidents += len(ids)
         stats.new_incident_ids.extend(ids)
+        self.timings.add("store", time.perf_counter() - t0)
+        t0 = time.perf_counter()
         stats.deadlines += await self._open_deadlines(tx, ids, incident_rows, now)
+        self.timings.add("deadlines", time.perf_counter() - t0)
+
+    def _understand_many(self, items: list[RawItem]) -> list[Understanding]:
+        batch = getattr(self.understander, "understand_many", None)
+        if batch is not None:  # the understanding module's batch API, when it has one
+            return list(batch([(i.title, i.body) for i in items]))
+        return [self.understander.understand(i.title, i.body) for i in items]
 
     def _understand(self, item: RawItem) -> Understanding:
         return self.understander.understand(item.title, item.body)
@@ -163,6 +264,57 @@ class Pipeline:
         if opened:
             logger.info("opened {} deadlines for {} incidents", len(opened), len(ids))
         return len(opened)
+
+
+@dataclass
+class StageTimings:
+    """Seconds spent per pipeline stage since creation (the benchmark prints them)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, dt: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + dt
+
+
+@dataclass
+class _Prepared:
+    """A new record on its way in: its hash, normalised text, fingerprint and where it goes."""
+
+    item: RawItem
+    digest: str
+    title_norm: str
+    body_norm: str
+    item_id: int | None = None
+    keys: list[int] = field(default_factory=list)
+    gram_set: frozenset = frozenset()
+    incident_id: int | None = None
+    group: int | None = None
+    reason: str = ""
+    same_as: "_Prepared | None" = None  # an earlier record of this batch with the same text
+    domain: str = ""
+    confidence: float = 0.0
+
+
+def _fingerprint(prepared: list[_Prepared]) -> None:
+    if not prepared:
+        return
+    texts = [dedupe.shingle_text(p.title_norm, p.body_norm) for p in prepared]
+    keys = dedupe.band_keys(dedupe.signatures(texts)).tolist()
+    for p, text, k in zip(prepared, texts, keys):
+        p.keys, p.gram_set = k, dedupe.grams(text)
+
+
+def _label(item: RawItem) -> str:
+    return f"{item.source}:{item.external_id}"
+
+
+def _reply_audit(incident_id: int, item_id: int, item: RawItem, now: datetime) -> dict:
+    """A reply found by a collector: recorded on the item; the ledger links it to commitments."""
+    return {"at": now, "actor": f"system:source:{item.source}", "action": "item.replied", "entity": "incident",
+            "entity_id": str(incident_id),
+            "detail": {"item_id": item_id, "external_id": item.external_id,
+                       "replied_at": item.replied_at.isoformat() if item.replied_at else None,
+                       "reply": item.reply[:200]}}
 
 
 def deadline_row(incident_id: int, p: deadline_rules.DeadlinePlan, department: str, now: datetime) -> dict:

@@ -15,6 +15,7 @@ from monitor.store.schema import (
     deadlines,
     evidence,
     incidents,
+    item_bands,
     item_history,
     items,
     ledger,
@@ -124,6 +125,74 @@ class ItemRepo(_Repo):
         if not include_resolved:
             stmt = stmt.where(quarantine.c.resolved_at.is_(None))
         return [dict(r._mapping) for r in await self.conn.execute(stmt)]
+
+    # -- collectors (issue 4)
+    async def insert_many_returning(self, rows: list[dict]) -> list[int]:
+        """Insert items and return their ids in the order given."""
+        return await self._insert_returning_ids(items, rows)
+
+    async def add_bands(self, rows: list[dict]) -> None:
+        """Near-duplicate index rows {"key", "item_id"}."""
+        if rows:
+            await self.conn.execute(item_bands.insert(), rows)
+
+    async def items_sharing_bands(self, keys: Sequence[int]) -> dict[int, list[int]]:
+        """Band key → ids of stored items that have it."""
+        out: dict[int, list[int]] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            rows = await self.conn.execute(
+                select(item_bands.c.key, item_bands.c.item_id).where(item_bands.c.key.in_(chunk))
+            )
+            for key, item_id in rows:
+                out.setdefault(key, []).append(item_id)
+        return out
+
+    async def texts(self, item_ids: Sequence[int]) -> dict[int, dict]:
+        """What near-duplicate checks need of stored items: text, incident, time, provenance."""
+        out: dict[int, dict] = {}
+        cols = [items.c.id, items.c.incident_id, items.c.title, items.c.body, items.c.source,
+                items.c.external_id, items.c.occurred_at, items.c.received_at]
+        for chunk in _chunks(sorted(set(item_ids))):
+            for r in await self.conn.execute(select(*cols).where(items.c.id.in_(chunk))):
+                out[r.id] = dict(r._mapping)
+        return out
+
+    async def get_many(self, item_ids: Sequence[int]) -> list[dict]:
+        rows = await self.conn.execute(select(items).where(items.c.id.in_(list(item_ids))).order_by(items.c.id))
+        return [dict(r._mapping) for r in rows]
+
+    async def move(self, item_ids: Sequence[int], incident_id: int, reason: str, now: datetime) -> int:
+        result = await self.conn.execute(
+            update(items).where(items.c.id.in_(list(item_ids))),
+            {"incident_id": incident_id, "group_reason": reason[:300], "updated_at": now},
+        )
+        return result.rowcount
+
+    async def quarantine_rows(self, ids: Sequence[int] | None = None, source: str | None = None) -> list[dict]:
+        """Unresolved quarantined rows, all or the given ids."""
+        stmt = select(quarantine).where(quarantine.c.resolved_at.is_(None)).order_by(quarantine.c.id)
+        if ids:
+            stmt = stmt.where(quarantine.c.id.in_(list(ids)))
+        if source:
+            stmt = stmt.where(quarantine.c.source == source)
+        return [dict(r._mapping) for r in await self.conn.execute(stmt)]
+
+    async def resolve_quarantine(self, quarantine_id: int, now: datetime) -> None:
+        await self.conn.execute(update(quarantine).where(quarantine.c.id == quarantine_id), {"resolved_at": now})
+
+    async def requarantine(self, quarantine_id: int, reason: str) -> None:
+        await self.conn.execute(update(quarantine).where(quarantine.c.id == quarantine_id), {"reason": reason})
+
+    async def counts_by_source(self) -> dict[str, int]:
+        rows = await self.conn.execute(select(items.c.source, func.count()).group_by(items.c.source))
+        return {s: n for s, n in rows}
+
+    async def quarantine_counts(self) -> dict[str, int]:
+        rows = await self.conn.execute(
+            select(quarantine.c.source, func.count()).where(quarantine.c.resolved_at.is_(None))
+            .group_by(quarantine.c.source)
+        )
+        return {s: n for s, n in rows}
 
 
 class IncidentRepo(_Repo):
@@ -385,6 +454,13 @@ class SourceRepo(_Repo):
 
     async def list(self) -> list[dict]:
         return [dict(r._mapping) for r in await self.conn.execute(select(sources).order_by(sources.c.name))]
+
+    # -- collectors (issue 4)
+    async def due(self, names: Sequence[str], now: datetime) -> list[str]:
+        """Of `names`, those whose next poll is due (or that were never polled)."""
+        known = {r.name: r.next_poll_at for r in await self.conn.execute(
+            select(sources.c.name, sources.c.next_poll_at).where(sources.c.name.in_(list(names))))}
+        return [n for n in names if known.get(n) is None or known[n] <= now]
 
 
 class LedgerRepo(_Repo):

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -111,7 +112,7 @@ items = Table(
     Column("source", String(100), nullable=False),
     Column("external_id", String(200), nullable=False),
     Column("content_hash", String(32), nullable=False, index=True),
-    Column("simhash", String(16)),  # near-duplicate fingerprint (hex of 64 bits)
+    Column("simhash", String(16)),  # unused: near-duplicate fingerprints are the rows of item_bands
     Column("title", Text, nullable=False, default=""),
     Column("body", Text, nullable=False, default=""),
     Column("location", String(300), nullable=False, default=""),
@@ -131,6 +132,16 @@ items = Table(
     Column("group_reason", String(300), nullable=False, default=""),
     Column("raw", JSON, nullable=False, default=dict),
     UniqueConstraint("source", "external_id"),
+)
+
+# Near-duplicate index (monitor.dedupe): one row per LSH band of an item's MinHash signature. Two items that
+# share a key are candidates, confirmed by exact Jaccard on their text. Append-only: a stale key (text changed)
+# only yields a candidate that the check drops.
+item_bands = Table(
+    "item_bands",
+    metadata,
+    Column("key", BigInteger, nullable=False, index=True),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
 )
 
 item_history = Table(
