@@ -25,13 +25,16 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 def web_application(app: App) -> web.Application:
     from responders.dashboard import create_app
+    from monitor.sources.webhook import add_routes as add_ingest_route
 
-    return create_app(app)
+    return add_ingest_route(create_app(app))
 
 
 def workers(app: App) -> list[Worker]:
     """The background loops of this process. Each returns when `stop` is set."""
-    return []
+    from monitor.sources.runner import source_workers
+
+    return [*source_workers(app)]
 
 
 async def serve(app: App, listen: str, ready: Callable[[str], None] | None = None,
