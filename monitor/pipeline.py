@@ -184,9 +184,9 @@ class Pipeline:
                 for other in in_batch.get(k, ()):
                     if id(other) not in seen:
                         seen.add(id(other))
-                        candidates.append(dedupe.Candidate(id(other), other, other.gram_set,
+                        candidates.append(dedupe.Candidate(id(other), other, _grams_of(other),
                                                            other.item.occurred_at or now, _label(other.item)))
-            match = dedupe.best_match(p.gram_set, p.item.occurred_at or now, candidates) if candidates else None
+            match = dedupe.best_match(_grams_of(p), p.item.occurred_at or now, candidates) if candidates else None
             if match is None:
                 p.group = len(groups)
                 groups.append([p])
@@ -218,7 +218,7 @@ class Pipeline:
         self.timings.add("understand", time.perf_counter() - t0)
         t0 = time.perf_counter()
         incident_rows = [_incident_row([p.item for p in g], u, now) for g, u in zip(groups, understood)]
-        ids = await tx.incidents.insert_many(incident_rows)
+        ids = await tx.incidents.insert_many_fast(incident_rows)
         for p in fresh:
             if p.group is not None:
                 p.incident_id = ids[p.group]
@@ -286,7 +286,8 @@ class _Prepared:
     body_norm: str
     item_id: int | None = None
     keys: list[int] = field(default_factory=list)
-    gram_set: frozenset = frozenset()
+    shingled: str = ""
+    _grams: frozenset | None = None
     incident_id: int | None = None
     group: int | None = None
     reason: str = ""
@@ -295,13 +296,20 @@ class _Prepared:
     confidence: float = 0.0
 
 
+def _grams_of(p: "_Prepared") -> frozenset:
+    # Only items that meet a candidate need their 3-gram set (most never do): built on first use.
+    if p._grams is None:
+        p._grams = dedupe.grams(p.shingled)
+    return p._grams
+
+
 def _fingerprint(prepared: list[_Prepared]) -> None:
     if not prepared:
         return
     texts = [dedupe.shingle_text(p.title_norm, p.body_norm) for p in prepared]
     keys = dedupe.band_keys(dedupe.signatures(texts)).tolist()
     for p, text, k in zip(prepared, texts, keys):
-        p.keys, p.gram_set = k, dedupe.grams(text)
+        p.keys, p.shingled = k, text
 
 
 def _label(item: RawItem) -> str:

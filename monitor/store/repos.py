@@ -66,6 +66,22 @@ class _Repo:
             return stmt.with_for_update(skip_locked=True)
         return stmt
 
+    async def _insert_many_ids(self, table, rows: list[dict]) -> list[int]:
+        """Insert rows and return their ids in order, fast. SQLite cannot batch INSERT … RETURNING in
+        parameter order (SQLAlchemy falls back to one statement per row, ~0.2 ms each); inside our write
+        transaction (BEGIN IMMEDIATE: the only writer) new rowids are max(id)+1 … max(id)+n, so a plain
+        executemany and the previous max give the ids. PostgreSQL batches RETURNING itself."""
+        if not rows:
+            return []
+        if self.conn.dialect.name != "sqlite":
+            return await self._insert_returning_ids(table, rows)
+        top = (await self.conn.execute(select(func.max(table.c.id)))).scalar_one() or 0
+        await self.conn.execute(table.insert(), [{k: v for k, v in r.items() if k != "id"} for r in rows])
+        last = (await self.conn.execute(select(func.max(table.c.id)))).scalar_one()
+        if last - top != len(rows):  # never expected; fail loudly rather than link rows to wrong ids
+            raise RuntimeError(f"{table.name}: expected {len(rows)} new ids after {top}, got up to {last}")
+        return list(range(top + 1, last + 1))
+
 
 class ItemRepo(_Repo):
     async def by_external_ids(self, source: str, external_ids: Sequence[str]) -> dict[str, dict]:
@@ -129,7 +145,7 @@ class ItemRepo(_Repo):
     # -- collectors (issue 4)
     async def insert_many_returning(self, rows: list[dict]) -> list[int]:
         """Insert items and return their ids in the order given."""
-        return await self._insert_returning_ids(items, rows)
+        return await self._insert_many_ids(items, rows)
 
     async def add_bands(self, rows: list[dict]) -> None:
         """Near-duplicate index rows {"key", "item_id"}."""
@@ -269,6 +285,11 @@ class IncidentRepo(_Repo):
 
     async def add_correction(self, row: dict) -> None:
         await self.conn.execute(corrections.insert(), row)
+
+    # -- collectors (issue 4)
+    async def insert_many_fast(self, rows: list[dict]) -> list[int]:
+        """insert_many for large batches (the importer): same result, without per-row statements on SQLite."""
+        return await self._insert_many_ids(incidents, rows)
 
 
 def _utc(value):
