@@ -74,6 +74,8 @@ def parse_list(html: str, base_url: str, selectors: dict[str, str], id_pattern: 
 
 def parse_detail(html: str, ext: str, url: str, source: str, selectors: dict[str, str]) -> RawItem | Reject:
     tree = HTMLParser(html)
+    for tag in tree.css("script, style, noscript"):  # code in a page is never message text
+        tag.decompose()
     values = {f: _text(tree.css_first(selectors[f])) for f in DETAIL_FIELDS if selectors.get(f)}
     record = {"id": ext, "url": url, **{k: v[:2000] for k, v in values.items()}}
     for f, v in values.items():

@@ -105,9 +105,14 @@ def detect_encoding(sample: bytes, at_eof: bool) -> str:
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
-    if best is None:
+    if best is not None:
+        return best.encoding
+    # Mostly one encoding with a few broken bytes: take the one that breaks least; those rows are rejected.
+    errors = {enc: sample.decode(enc, "replace").count("\ufffd") for enc in ("utf-8", "gb18030")}
+    best_enc = min(errors, key=lambda e: (errors[e], e != "utf-8"))
+    if errors[best_enc] > max(8, len(sample) // 50):
         raise ExportError("无法识别文件编码 (cannot detect the text encoding)")
-    return best.encoding
+    return best_enc
 
 
 def _open_text(path: Path, encoding: str | None) -> tuple[io.TextIOWrapper, str]:
