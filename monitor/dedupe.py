@@ -24,6 +24,7 @@ BANDS = 8
 ROWS = PERMUTATIONS // BANDS
 THRESHOLD = 0.3  # Jaccard of 3-gram sets at or above which two items are the same matter
 WINDOW = timedelta(days=30)  # an old complaint said again after this long opens a new incident
+MAX_CANDIDATES = 8  # per new item: those sharing most bands (bounds the work on templated text)
 MAX_CHARS = 400  # the opening of a message decides; long tails (attachments, quotes) add cost, not signal
 _CHUNK = 32  # texts per numpy pass: keeps the (grams × permutations) matrix in cache (measured fastest)
 

@@ -132,7 +132,8 @@ class Pipeline:
         self.timings.add("normalize", time.perf_counter() - t0)
         if rebanded:
             _fingerprint(rebanded)
-            await tx.items.add_bands([{"key": k, "item_id": p.item_id} for p in rebanded for k in p.keys])
+            await tx.items.add_bands_ignoring_known(
+                [{"key": k, "item_id": p.item_id} for p in rebanded for k in set(p.keys)])
         if fresh:
             await self._insert_fresh(tx, source, fresh, now, stats, touched, audit)
         await tx.audit.append_many(audit)
@@ -161,19 +162,21 @@ class Pipeline:
         # band are candidates; the most similar one above the threshold decides the incident.
         t0 = time.perf_counter()
         _fingerprint(novel)
+        t1 = time.perf_counter()
+        self.timings.add("near_dedupe: fingerprints", t1 - t0)
         hits = await tx.items.items_sharing_bands([k for p in novel for k in p.keys])
-        stored = await tx.items.texts({i for ids in hits.values() for i in ids})
+        for p in novel:
+            p.stored = _top_candidates(p.keys, hits)
+        stored = await tx.items.texts({i for p in novel for i in p.stored})
+        t0 = time.perf_counter()
+        self.timings.add("near_dedupe: band lookup", t0 - t1)
         stored_grams: dict[int, dedupe.Candidate] = {}
         in_batch: dict[int, list[_Prepared]] = {}
         groups: list[list[_Prepared]] = []
         for p in novel:
             candidates: list[dedupe.Candidate] = []
-            seen: set = set()
-            for k in p.keys:
-                for item_id in hits.get(k, ()):
-                    if item_id in seen or item_id not in stored or stored[item_id]["incident_id"] is None:
-                        continue
-                    seen.add(item_id)
+            for item_id in p.stored:
+                if item_id in stored and stored[item_id]["incident_id"] is not None:
                     if item_id not in stored_grams:
                         row = stored[item_id]
                         stored_grams[item_id] = dedupe.Candidate(
@@ -181,10 +184,15 @@ class Pipeline:
                             dedupe.grams(dedupe.shingle_text(normalize(row["title"]), normalize(row["body"]))),
                             row["occurred_at"] or row["received_at"], f"#{item_id}（{row['source']}:{row['external_id']}）")
                     candidates.append(stored_grams[item_id])
+            shared: dict[int, int] = {}
+            for k in p.keys:
                 for other in in_batch.get(k, ()):
-                    if id(other) not in seen:
-                        seen.add(id(other))
-                        candidates.append(dedupe.Candidate(id(other), other, _grams_of(other),
+                    shared[id(other)] = shared.get(id(other), 0) + 1
+            if shared:
+                by_id = {id(o): o for k in p.keys for o in in_batch.get(k, ())}
+                for oid in sorted(shared, key=shared.get, reverse=True)[: dedupe.MAX_CANDIDATES]:
+                    other = by_id[oid]
+                    candidates.append(dedupe.Candidate(id(other), other, _grams_of(other),
                                                            other.item.occurred_at or now, _label(other.item)))
             match = dedupe.best_match(_grams_of(p), p.item.occurred_at or now, candidates) if candidates else None
             if match is None:
@@ -210,7 +218,7 @@ class Pipeline:
                 if p.group is not None:
                     groups[p.group].append(p)
         stats.inserted += len(novel)
-        self.timings.add("near_dedupe", time.perf_counter() - t0)
+        self.timings.add("near_dedupe: verify and group", time.perf_counter() - t0)
 
         # 3. Understanding, once per new incident (its first item speaks for the group).
         t0 = time.perf_counter()
@@ -223,12 +231,14 @@ class Pipeline:
             if p.group is not None:
                 p.incident_id = ids[p.group]
                 p.domain, p.confidence = understood[p.group].domain, understood[p.group].domain_confidence
-            touched.add(p.incident_id)
+            else:
+                touched.add(p.incident_id)  # an incident that existed before: its heat changes
+        # a new incident's heat was computed from its group by _incident_row
         item_ids = await tx.items.insert_many_returning(
             [_item_row(p.item, p.digest, now, p.incident_id, p.reason, p.domain, p.confidence) for p in fresh])
         bands = []
         for p, item_id in zip(fresh, item_ids):
-            bands.extend({"key": k, "item_id": item_id} for k in p.keys)
+            bands.extend({"key": k, "item_id": item_id} for k in set(p.keys))
             if p.item.reply:
                 audit.append(_reply_audit(p.incident_id, item_id, p.item, now))
         await tx.items.add_bands(bands)
@@ -287,6 +297,7 @@ class _Prepared:
     item_id: int | None = None
     keys: list[int] = field(default_factory=list)
     shingled: str = ""
+    stored: list[int] = field(default_factory=list)  # candidate stored item ids
     _grams: frozenset | None = None
     incident_id: int | None = None
     group: int | None = None
@@ -301,6 +312,18 @@ def _grams_of(p: "_Prepared") -> frozenset:
     if p._grams is None:
         p._grams = dedupe.grams(p.shingled)
     return p._grams
+
+
+def _top_candidates(keys: list[int], hits: dict[int, list[int]]) -> list[int]:
+    """Stored items sharing the most bands with `keys`, at most dedupe.MAX_CANDIDATES: templated messages
+    can share a band with thousands of items; the ones sharing most bands are the likeliest matches."""
+    shared: dict[int, int] = {}
+    for k in keys:
+        for item_id in hits.get(k, ()):
+            shared[item_id] = shared.get(item_id, 0) + 1
+    if len(shared) <= dedupe.MAX_CANDIDATES:
+        return list(shared)
+    return sorted(shared, key=lambda i: (-shared[i], -i))[: dedupe.MAX_CANDIDATES]
 
 
 def _fingerprint(prepared: list[_Prepared]) -> None:
@@ -360,7 +383,7 @@ def _incident_row(group: list[RawItem], u: Understanding, now: datetime) -> dict
         "domain": u.domain, "domain_confidence": u.domain_confidence, "department": u.department,
         "co_departments": u.co_departments, "region": u.region, "severity": int(u.severity),
         "response_type": u.response_type, "sensitive_areas": u.sensitive_areas,
-        "reasons": [r.as_dict() for r in u.reasons], "first_seen_at": seen, "last_seen_at": seen,
+        "reasons": [r.as_dict() for r in u.reasons], "first_seen_at": seen, "last_seen_at": max((i.occurred_at or now) for i in group),
         "published_at": seen if u.kind == "policy" else None, "item_count": len(group),
         "reporter_count": len({i.reporter for i in group if i.reporter}) or 1,
         "likes": sum(i.likes for i in group), "created_at": now, "updated_at": now,

@@ -320,6 +320,7 @@ def _map_row(row_no: int, row: list, columns: dict[str, int], headers: list[str]
         if len(value) > MAX_FIELD:
             return Reject(row_no, f"字段过长 (field too long): {field} has {len(value)} characters", raw)
     title, body = values.get("title", ""), values.get("body", "")
+    text_headers = {headers[columns[f]] for f in ("title", "body") if f in columns and columns[f] < len(headers)}
     if not title and not body:
         return Reject(row_no, "没有标题和内容 (no text)", raw)
     try:
@@ -330,8 +331,10 @@ def _map_row(row_no: int, row: list, columns: dict[str, int], headers: list[str]
     likes_text = values.get("likes", "") or "0"
     try:
         likes = int(float(likes_text))
-    except ValueError:
+    except (ValueError, OverflowError):
         return Reject(row_no, f"点赞数不是数字 (likes is not a number): {likes_text[:20]!r}", raw)
+    if not 0 <= likes < 1_000_000_000:
+        return Reject(row_no, f"点赞数超出范围 (likes out of range): {likes_text[:20]!r}", raw)
     external_id = values.get("external_id", "")
     if not external_id:
         from monitor.normalize import content_hash
@@ -351,5 +354,6 @@ def _map_row(row_no: int, row: list, columns: dict[str, int], headers: list[str]
         channel=values.get("channel", "")[:100],
         reply=values.get("reply", ""),
         replied_at=replied,
-        extra={"row": row_no, "cells": raw},
+        # the title/body cells are stored in their columns: the rest of the row is kept for provenance
+        extra={"row": row_no, "cells": {k: v for k, v in raw.items() if k not in text_headers}},
     )

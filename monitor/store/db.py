@@ -55,6 +55,7 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA cache_size=-32768")  # 32 MB of pages: big imports keep their indexes in memory
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

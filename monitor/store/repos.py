@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
@@ -76,11 +77,34 @@ class _Repo:
         if self.conn.dialect.name != "sqlite":
             return await self._insert_returning_ids(table, rows)
         top = (await self.conn.execute(select(func.max(table.c.id)))).scalar_one() or 0
-        await self.conn.execute(table.insert(), [{k: v for k, v in r.items() if k != "id"} for r in rows])
+        await self._bulk_insert(table, rows)
         last = (await self.conn.execute(select(func.max(table.c.id)))).scalar_one()
         if last - top != len(rows):  # never expected; fail loudly rather than link rows to wrong ids
             raise RuntimeError(f"{table.name}: expected {len(rows)} new ids after {top}, got up to {last}")
         return list(range(top + 1, last + 1))
+
+    async def _bulk_insert(self, table, rows: list[dict]) -> None:
+        """executemany straight to the driver, with each column's own bind processor (UTC datetimes, JSON)
+        applied once per value: several times faster than Core's per-row parameter handling on big batches."""
+        if not rows:
+            return
+        if self.conn.dialect.name != "sqlite":
+            await self.conn.execute(table.insert(), rows)
+            return
+        names = [k for k in rows[0] if k != "id"]
+        dialect = self.conn.dialect
+        procs = [table.c[n].type.bind_processor(dialect) for n in names]
+        sql = (f'INSERT INTO "{table.name}" ({", ".join(chr(34) + n + chr(34) for n in names)}) '
+               f'VALUES ({", ".join("?" for _ in names)})')
+        getter = operator.itemgetter(*names)
+        processed = [(i, p) for i, p in enumerate(procs) if p is not None]
+        params = []
+        for r in rows:
+            values = list(getter(r)) if len(names) > 1 else [r[names[0]]]
+            for i, p in processed:
+                values[i] = p(values[i])
+            params.append(tuple(values))
+        await self.conn.exec_driver_sql(sql, params)
 
 
 class ItemRepo(_Repo):
@@ -149,13 +173,19 @@ class ItemRepo(_Repo):
 
     async def add_bands(self, rows: list[dict]) -> None:
         """Near-duplicate index rows {"key", "item_id"}."""
+        await self._bulk_insert(item_bands, rows)
+
+    async def add_bands_ignoring_known(self, rows: list[dict]) -> None:
+        """Bands of an item whose text changed: keys it already has are kept."""
         if rows:
-            await self.conn.execute(item_bands.insert(), rows)
+            await self.conn.execute(
+                self._insert(item_bands).on_conflict_do_nothing(index_elements=["key", "item_id"]), rows)
 
     async def items_sharing_bands(self, keys: Sequence[int]) -> dict[int, list[int]]:
         """Band key → ids of stored items that have it."""
         out: dict[int, list[int]] = {}
-        for chunk in _chunks(sorted(set(keys))):
+        size = 5000 if self.conn.dialect.name == "sqlite" else _CHUNK  # SQLite allows 32,766 parameters
+        for chunk in _chunks(sorted(set(keys)), size):
             rows = await self.conn.execute(
                 select(item_bands.c.key, item_bands.c.item_id).where(item_bands.c.key.in_(chunk))
             )

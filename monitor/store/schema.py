@@ -140,8 +140,9 @@ items = Table(
 item_bands = Table(
     "item_bands",
     metadata,
-    Column("key", BigInteger, nullable=False, index=True),
-    Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
+    Column("key", BigInteger, primary_key=True, autoincrement=False),
+    Column("item_id", Integer, ForeignKey("items.id"), primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,  # the (key, item_id) B-tree is the table: one structure to update, not two
 )
 
 item_history = Table(
