@@ -132,6 +132,8 @@ class Pipeline:
         self.timings.add("normalize", time.perf_counter() - t0)
         if rebanded:
             _fingerprint(rebanded)
+            for p in rebanded:
+                await tx.items.update(p.item_id, {"minhash": dedupe.to_bytes(p.sig)})
             await tx.items.add_bands_ignoring_known(
                 [{"key": k, "item_id": p.item_id} for p in rebanded for k in set(p.keys)])
         if fresh:
@@ -167,6 +169,15 @@ class Pipeline:
         hits = await tx.items.items_sharing_bands([k for p in novel for k in p.keys])
         for p in novel:
             p.stored = _top_candidates(p.keys, hits)
+        sigs = await tx.items.signatures({i for p in novel for i in p.stored})
+        for p in novel:  # the signature's estimate picks the few stored candidates worth reading
+            scored = []
+            for item_id in p.stored:
+                row = sigs.get(item_id)
+                other = dedupe.from_bytes(row["minhash"]) if row and row["incident_id"] is not None else None
+                if other is not None and (est := dedupe.estimate(p.sig, other)) >= dedupe.ESTIMATE_MIN:
+                    scored.append((est, item_id))
+            p.stored = [i for _, i in sorted(scored, reverse=True)[: dedupe.EXACT_CHECKS]]
         stored = await tx.items.texts({i for p in novel for i in p.stored})
         t0 = time.perf_counter()
         self.timings.add("near_dedupe: band lookup", t0 - t1)
@@ -176,24 +187,20 @@ class Pipeline:
         for p in novel:
             candidates: list[dedupe.Candidate] = []
             for item_id in p.stored:
-                if item_id in stored and stored[item_id]["incident_id"] is not None:
-                    if item_id not in stored_grams:
-                        row = stored[item_id]
-                        stored_grams[item_id] = dedupe.Candidate(
-                            item_id, row["incident_id"],
-                            dedupe.grams(dedupe.shingle_text(normalize(row["title"]), normalize(row["body"]))),
-                            row["occurred_at"] or row["received_at"], f"#{item_id}（{row['source']}:{row['external_id']}）")
-                    candidates.append(stored_grams[item_id])
-            shared: dict[int, int] = {}
-            for k in p.keys:
-                for other in in_batch.get(k, ()):
-                    shared[id(other)] = shared.get(id(other), 0) + 1
-            if shared:
-                by_id = {id(o): o for k in p.keys for o in in_batch.get(k, ())}
-                for oid in sorted(shared, key=shared.get, reverse=True)[: dedupe.MAX_CANDIDATES]:
-                    other = by_id[oid]
-                    candidates.append(dedupe.Candidate(id(other), other, _grams_of(other),
-                                                           other.item.occurred_at or now, _label(other.item)))
+                if item_id not in stored_grams:
+                    row = stored[item_id]
+                    stored_grams[item_id] = dedupe.Candidate(
+                        item_id, row["incident_id"],
+                        dedupe.grams(dedupe.shingle_text(normalize(row["title"]), normalize(row["body"]))),
+                        row["occurred_at"] or row["received_at"], f"#{item_id}（{row['source']}:{row['external_id']}）")
+                candidates.append(stored_grams[item_id])
+            others = {id(o): o for k in p.keys for o in in_batch.get(k, ())}
+            scored_batch = sorted(((dedupe.estimate(p.sig, o.sig), oid) for oid, o in others.items()), reverse=True)
+            for est, oid in scored_batch[: dedupe.EXACT_CHECKS]:
+                if est >= dedupe.ESTIMATE_MIN:
+                    other = others[oid]
+                    candidates.append(dedupe.Candidate(oid, other, _grams_of(other), other.item.occurred_at or now,
+                                                       _label(other.item)))
             match = dedupe.best_match(_grams_of(p), p.item.occurred_at or now, candidates) if candidates else None
             if match is None:
                 p.group = len(groups)
@@ -234,8 +241,10 @@ class Pipeline:
             else:
                 touched.add(p.incident_id)  # an incident that existed before: its heat changes
         # a new incident's heat was computed from its group by _incident_row
-        item_ids = await tx.items.insert_many_returning(
-            [_item_row(p.item, p.digest, now, p.incident_id, p.reason, p.domain, p.confidence) for p in fresh])
+        rows = [_item_row(p.item, p.digest, now, p.incident_id, p.reason, p.domain, p.confidence) for p in fresh]
+        for row, p in zip(rows, fresh):
+            row["minhash"] = dedupe.to_bytes(p.sig) if p.sig is not None else None
+        item_ids = await tx.items.insert_many_returning(rows)
         bands = []
         for p, item_id in zip(fresh, item_ids):
             bands.extend({"key": k, "item_id": item_id} for k in set(p.keys))
@@ -297,6 +306,7 @@ class _Prepared:
     item_id: int | None = None
     keys: list[int] = field(default_factory=list)
     shingled: str = ""
+    sig: object = None  # numpy row of the MinHash signature
     stored: list[int] = field(default_factory=list)  # candidate stored item ids
     _grams: frozenset | None = None
     incident_id: int | None = None
@@ -330,9 +340,10 @@ def _fingerprint(prepared: list[_Prepared]) -> None:
     if not prepared:
         return
     texts = [dedupe.shingle_text(p.title_norm, p.body_norm) for p in prepared]
-    keys = dedupe.band_keys(dedupe.signatures(texts)).tolist()
-    for p, text, k in zip(prepared, texts, keys):
-        p.keys, p.shingled = k, text
+    sigs = dedupe.signatures(texts)
+    keys = dedupe.band_keys(sigs).tolist()
+    for p, text, k, sig in zip(prepared, texts, keys, sigs):
+        p.keys, p.shingled, p.sig = k, text, sig
 
 
 def _label(item: RawItem) -> str:

@@ -73,3 +73,25 @@ def test_json_logs_do_not_leak_secrets(tmp_path):
     assert secret not in r.stderr
     lines = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
     assert lines, r.stderr
+
+
+def test_quarantine_sources_and_split_commands(tmp_path):
+    db = f"sqlite:///{tmp_path / 'q.db'}"
+    export = tmp_path / "e.csv"
+    text = "A区某小区电梯经常故障，困人多次，物业公司一直不修，居民出行困难，请尽快处理"
+    export.write_text("工单编号,标题,诉求内容,受理时间\n1,电梯,%s,2026-11-20\n2,电梯,%s。,2026-11-21\n"
+                      "3,坏行,内容,去年\n" % (text, text + "，谢谢"), encoding="gb18030")
+    r = yuqing("--db", db, "import", str(export), "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["quarantined"] == 1
+    q = yuqing("--db", db, "quarantine", "--json", cwd=tmp_path)
+    [row] = [json.loads(line) for line in q.stdout.splitlines()]
+    assert row["row"] == 4 and "bad date" in row["reason"] and row["file"].endswith("e.csv")
+    again = yuqing("--db", db, "quarantine", "reprocess", "--json", cwd=tmp_path)
+    assert json.loads(again.stdout.splitlines()[-1])["still_quarantined"] == 1
+    s = yuqing("--db", db, "sources", cwd=tmp_path)
+    assert s.returncode == 0 and "数据来源" in s.stdout
+    bad = yuqing("--db", db, "incidents", "split", "1", "999", cwd=tmp_path)
+    assert bad.returncode == 2 and "999" in bad.stderr
+    ok = yuqing("--db", db, "incidents", "split", "1", "2", cwd=tmp_path)
+    assert ok.returncode == 0 and "新事件 #2" in ok.stdout

@@ -117,3 +117,11 @@ def test_real_exports_read_with_default_headers(shared_data):
 )
 def test_parse_time(value, expected):
     assert parse_time(value) == expected
+
+
+def test_legacy_xls_with_a_merged_title_a_formula_and_a_junk_footer():
+    out = items(Path(__file__).parent / "fixtures" / "hotline_legacy.xls")
+    good = [r for r in out if isinstance(r, RawItem)]
+    assert [r.external_id for r in good] == ["X1", "X2", "X3"]
+    assert good[0].occurred_at == datetime(2026, 11, 20, 22, 15, tzinfo=SHANGHAI) and good[0].likes == 3
+    assert [r.reason for r in out if isinstance(r, Reject)][-1].startswith("没有标题和内容")

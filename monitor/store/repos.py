@@ -203,6 +203,19 @@ class ItemRepo(_Repo):
                 out[r.id] = dict(r._mapping)
         return out
 
+    async def signatures(self, item_ids: Sequence[int]) -> dict[int, dict]:
+        """id → {incident_id, minhash, at, source, external_id}: a near-duplicate candidate without its text."""
+        out: dict[int, dict] = {}
+        cols = [items.c.id, items.c.incident_id, items.c.minhash, items.c.source, items.c.external_id,
+                func.coalesce(items.c.occurred_at, items.c.received_at).label("at")]
+        size = 5000 if self.conn.dialect.name == "sqlite" else _CHUNK
+        for chunk in _chunks(sorted(set(item_ids)), size):
+            for r in await self.conn.execute(select(*cols).where(items.c.id.in_(chunk))):
+                row = dict(r._mapping)
+                row["at"] = _utc(row["at"])
+                out[r.id] = row
+        return out
+
     async def get_many(self, item_ids: Sequence[int]) -> list[dict]:
         rows = await self.conn.execute(select(items).where(items.c.id.in_(list(item_ids))).order_by(items.c.id))
         return [dict(r._mapping) for r in rows]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -112,7 +113,8 @@ items = Table(
     Column("source", String(100), nullable=False),
     Column("external_id", String(200), nullable=False),
     Column("content_hash", String(32), nullable=False, index=True),
-    Column("simhash", String(16)),  # unused: near-duplicate fingerprints are the rows of item_bands
+    Column("simhash", String(16)),  # unused: near-duplicate fingerprints are minhash + item_bands
+    Column("minhash", LargeBinary),  # MinHash signature (monitor.dedupe: 24 × uint32 little-endian)
     Column("title", Text, nullable=False, default=""),
     Column("body", Text, nullable=False, default=""),
     Column("location", String(300), nullable=False, default=""),

@@ -1,4 +1,4 @@
-"""collectors near-duplicate bands
+"""collectors: near-duplicate index (item_bands) and MinHash signatures (items.minhash)
 
 Revision ID: 0004_collectors
 Revises: 0001
@@ -24,8 +24,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('key', 'item_id', name=op.f('pk_item_bands')),
     sqlite_with_rowid=False
     )
+    with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('minhash', sa.LargeBinary(), nullable=True))
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.drop_column('minhash')
     op.drop_table('item_bands')
