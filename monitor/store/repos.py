@@ -147,7 +147,9 @@ class ItemRepo(_Repo):
 
     async def for_incident(self, incident_id: int, limit: int = 200) -> list[dict]:
         rows = await self.conn.execute(
-            select(items).where(items.c.incident_id == incident_id).order_by(items.c.occurred_at).limit(limit)
+            # without the binary MinHash signature: these rows are shown and serialised as JSON
+            select(*[c for c in items.c if c.name != "minhash"])
+            .where(items.c.incident_id == incident_id).order_by(items.c.occurred_at).limit(limit)
         )
         return [dict(r._mapping) for r in rows]
 
