@@ -308,7 +308,7 @@ class _Prepared:
     shingled: str = ""
     sig: object = None  # numpy row of the MinHash signature
     stored: list[int] = field(default_factory=list)  # candidate stored item ids
-    _grams: frozenset | None = None
+    _grams: object = None  # numpy array of 3-gram codes, built on first use
     incident_id: int | None = None
     group: int | None = None
     reason: str = ""
@@ -317,7 +317,7 @@ class _Prepared:
     confidence: float = 0.0
 
 
-def _grams_of(p: "_Prepared") -> frozenset:
+def _grams_of(p: "_Prepared"):
     # Only items that meet a candidate need their 3-gram set (most never do): built on first use.
     if p._grams is None:
         p._grams = dedupe.grams(p.shingled)
