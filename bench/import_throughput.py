@@ -234,7 +234,7 @@ def main() -> None:
         print(f"    {'file check + read + map (CSV → RawItem)':45s} {total - stats.seconds:7.2f}")
         for name, sec in sorted(stages.items(), key=lambda kv: -kv[1]):
             print(f"    {name:45s} {sec:7.2f}")
-        print(f"    {'transactions, heat refresh, quarantine':45s} {stats.seconds - staged:7.2f}")
+        print(f"    {'other (transaction open, quarantine, audit)':45s} {stats.seconds - staged:7.2f}")
         print(f"    {'(total)':45s} {total:7.2f}")
         print(f"  understanding: {stages.get('understand', 0) / max(1, stats.incidents) * 1e6:.0f} µs per new incident "
               f"({stats.incidents:,} incidents); everything else: "

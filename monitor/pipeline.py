@@ -89,10 +89,14 @@ class Pipeline:
             touched: set[int] = set()
             for src, batch in by_source.items():
                 await self._ingest_source(tx, src, batch, now, stats, touched)
+            t0 = time.perf_counter()
             if touched:
                 await tx.incidents.refresh_stats(touched, now)
+            self.timings.add("heat refresh", time.perf_counter() - t0)
             if in_tx is not None:
                 await in_tx(tx, now)
+            t_commit = time.perf_counter()
+        self.timings.add("commit", time.perf_counter() - t_commit)
         stats.seconds = time.perf_counter() - started
         return stats
 
@@ -100,6 +104,8 @@ class Pipeline:
                              stats: ImportStats, touched: set[int]) -> None:
         t0 = time.perf_counter()
         known = await tx.items.by_external_ids(source, [i.external_id for i in batch])
+        self.timings.add("lookup known ids", time.perf_counter() - t0)
+        t0 = time.perf_counter()
         fresh: list[_Prepared] = []
         history: list[dict] = []
         audit: list[dict] = []

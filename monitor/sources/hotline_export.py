@@ -134,15 +134,19 @@ def _open_text(path: Path, encoding: str | None) -> tuple[io.TextIOWrapper, str]
     return io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline=""), encoding
 
 
-def _dialect(text: io.TextIOWrapper) -> type[csv.Dialect] | csv.Dialect:
-    sample = text.read(16 * 1024)
+def _dialect(text: io.TextIOWrapper) -> type[csv.Dialect]:
+    """Excel's CSV rules with the delimiter the first line uses most. (csv.Sniffer guesses quoting from
+    the sample too, and guesses wrong on Chinese text with quotes in it, shifting whole rows.)"""
+    first = text.readline()
     text.seek(0)
-    if "\t" in sample.split("\n", 1)[0]:
-        return csv.excel_tab
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",\t;|")
-    except csv.Error:
-        return csv.excel
+    counts = {d: first.count(d) for d in ",\t;|"}
+    delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
+
+    class Export(csv.excel):
+        pass
+
+    Export.delimiter = delimiter
+    return Export
 
 
 def _csv_rows(path: Path, encoding: str | None, strict: bool = False) -> Iterator[tuple[int, list]]:
