@@ -196,10 +196,13 @@ async def test_failing_source_becomes_unhealthy_and_others_carry_on(app, clock):
         await asyncio.sleep(3)
         return web.Response(text=RSS)
 
+    async def ok(request):
+        return web.Response(text=RSS, content_type="application/rss+xml")
+
     a = web.Application()
     a.router.add_get("/broken", broken)
     a.router.add_get("/slow", slow)
-    a.router.add_get("/ok", lambda r: web.Response(text=RSS, content_type="application/rss+xml"))
+    a.router.add_get("/ok", ok)
     async with TestServer(a) as server:
         settings = Settings.model_validate({"sources": [
             {"name": "bad", "kind": "feed", "url": str(server.make_url("/broken")), "delay": "0s", "retries": 1},

@@ -521,13 +521,6 @@ class SourceRepo(_Repo):
     async def list(self) -> list[dict]:
         return [dict(r._mapping) for r in await self.conn.execute(select(sources).order_by(sources.c.name))]
 
-    # -- collectors (issue 4)
-    async def due(self, names: Sequence[str], now: datetime) -> list[str]:
-        """Of `names`, those whose next poll is due (or that were never polled)."""
-        known = {r.name: r.next_poll_at for r in await self.conn.execute(
-            select(sources.c.name, sources.c.next_poll_at).where(sources.c.name.in_(list(names))))}
-        return [n for n in names if known.get(n) is None or known[n] <= now]
-
 
 class LedgerRepo(_Repo):
     async def add(self, row: dict) -> int:
