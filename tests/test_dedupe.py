@@ -76,3 +76,13 @@ async def test_many_reporters_in_one_batch_form_one_incident(app, clock):
     async with app.store.read() as tx:
         [incident] = await tx.incidents.list()
     assert incident.item_count == 4 and incident.reporter_count == 4
+
+
+async def test_changed_text_is_fingerprinted_again(app, clock):
+    await app.pipeline.ingest([RawItem("hotline", "GD1", "路灯", OTHER, occurred_at=clock.now())], "hotline")
+    # the same work order re-exported with the full complaint text: updated, and findable by its new text
+    stats = await app.pipeline.ingest([RawItem("hotline", "GD1", "楼板开裂", COMPLAINT, occurred_at=clock.now())],
+                                      "hotline")
+    assert stats.updated == 1
+    later = await app.pipeline.ingest([RawItem("board", "B1", "楼板开裂", REWORDED, occurred_at=clock.now())], "board")
+    assert later.near_duplicates == 1 and later.incidents == 0

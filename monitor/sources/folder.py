@@ -35,7 +35,7 @@ class FolderCollector:
             entry = files.get(path.name)
             if entry and entry.get("key") == key and (entry.get("done") or entry.get("error")):
                 continue
-            if time.time() - st.st_mtime < settle:
+            if time.time() - st.st_mtime < settle:  # file times are wall-clock facts, not the injected clock
                 continue  # still being copied in
             skip = entry["rows"] if entry and entry.get("key") == key else 0
             files[path.name] = {"key": key, "rows": skip, "done": False, "error": None}
