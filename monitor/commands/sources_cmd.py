@@ -48,9 +48,8 @@ async def _list(args) -> int:
         return fmt_local(datetime.fromisoformat(iso)) if iso else "—"
 
     t = Table(title="数据来源 Sources")
-    for col in ("名称 name", "类型 kind", "状态 state", "留言 items", "隔离 quarantined", "失败 failures",
-                "上次成功 last ok", "下次采集 next poll", "最近错误 last error"):
-        t.add_column(col)
+    for col in ("名称", "类型", "状态", "留言", "隔离", "失败", "上次成功", "下次采集", "最近错误"):
+        t.add_column(col, no_wrap=col != "最近错误")
     for r in report:
         style = "" if r["healthy"] else "red"
         t.add_row(r["name"], r["kind"], r["state"], str(r["items"]), str(r["quarantined"]), str(r["failures"]),

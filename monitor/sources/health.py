@@ -14,6 +14,8 @@ def source_health(cfg, row: dict | None, now: datetime) -> dict:
         state, healthy = "停用 disabled", True
     elif cfg.kind == "webhook":
         state, healthy = "接收推送 push", True
+    elif cfg.kind == "hotline_export" and not getattr(cfg, "path", None):
+        state, healthy = "仅导入 import only", True
     elif row is None or row.get("last_ok_at") is None and not failures:
         state, healthy = "尚未运行 not yet polled", True
     elif failures >= UNHEALTHY_AFTER:
@@ -27,7 +29,7 @@ def source_health(cfg, row: dict | None, now: datetime) -> dict:
         "name": cfg.name, "kind": cfg.kind, "enabled": cfg.enabled, "healthy": healthy, "state": state,
         "failures": failures, "last_ok_at": _iso((row or {}).get("last_ok_at")),
         "last_error": (row or {}).get("last_error"), "next_poll_at": _iso(next_poll),
-        "overdue": bool(cfg.enabled and cfg.kind != "webhook" and next_poll is not None and next_poll < now),
+        "overdue": bool(cfg.enabled and next_poll is not None and next_poll < now),
     }
 
 
