@@ -213,3 +213,18 @@ def test_html_and_normalisation_never_crash(text):
     strip_html(text)
     find_time(text)
     parse_detail(text, "1", "http://x/1", "b", {"title": "h1", "body": "div", "time": "span"})
+
+
+def test_every_shared_message_export_imports_and_the_taxonomy_is_refused_clearly(shared_data):
+    from monitor.importer import records
+
+    settings = Settings()
+    expected = {"tipdm2020C_fj2_testphase2801_unlabeled.xlsx": 2801, "tipdm2020C_fj3_full4326_likes.xlsx": 4326,
+                "tipdm2020C_fj4_full2816_replies.xlsx": 2816, "fuzhou12345_heichou_1464.xlsx": 1464}
+    for path in sorted((shared_data / "raw").glob("*.xlsx")):
+        if path.name in expected:
+            out = list(records(path, "x", settings))
+            assert sum(isinstance(r, RawItem) for r in out) == len(out) == expected[path.name], path.name
+        else:  # the label taxonomy has no message columns: a clear file-level answer, not garbage items
+            with pytest.raises(ExportError, match="no header"):
+                list(records(path, "x", settings))
