@@ -69,6 +69,7 @@ def generate(path: Path, n: int, seed: int = 20261123) -> dict:
     recent: list[tuple[str, str]] = []
     counts = {"new": 0, "exact": 0, "reworded": 0}
     start = datetime(2026, 1, 1, 8, 0)
+    step = max(1, 300 * 86400 // max(1, n))
     with path.open("w", encoding="gb18030", newline="") as f:
         w = csv.writer(f)
         w.writerow(HEADERS)
@@ -96,7 +97,8 @@ def generate(path: Path, n: int, seed: int = 20261123) -> dict:
             recent.append((title, body))
             if len(recent) > 5000:
                 recent.pop(rng.randrange(len(recent)))
-            at = start + timedelta(seconds=i * 45 + rng.randint(0, 40))
+            # spread over 2026 whatever N is: the built-in working-day calendar ends with 2026
+            at = start + timedelta(seconds=i * step + rng.randint(0, max(1, step - 1)))
             w.writerow([f"GD{2026000000 + i}", title[:200], body[:2000], at.strftime("%Y-%m-%d %H:%M:%S"),
                         rng.choice(PLACES), f"U{rng.randint(1, 10**6):07d}", rng.choice(["办理中", "已办结", "已受理"]),
                         rng.choice(["电话", "网站", "12345app", "微信"]), rng.choice([0, 0, 0, 1, 2, 5, 12])])
