@@ -183,14 +183,16 @@ class ItemRepo(_Repo):
             await self.conn.execute(
                 self._insert(item_bands).on_conflict_do_nothing(index_elements=["key", "item_id"]), rows)
 
-    async def items_sharing_bands(self, keys: Sequence[int]) -> dict[int, list[int]]:
-        """Band key → ids of stored items that have it."""
+    async def items_sharing_bands(self, keys: Sequence[int], per_key: int = 20) -> dict[int, list[int]]:
+        """Band key → ids of the newest `per_key` stored items that have it. A key shared by thousands of
+        items (boilerplate text) says little, and returning all of them would make large stores slow."""
         out: dict[int, list[int]] = {}
         size = 5000 if self.conn.dialect.name == "sqlite" else _CHUNK  # SQLite allows 32,766 parameters
         for chunk in _chunks(sorted(set(keys)), size):
-            rows = await self.conn.execute(
-                select(item_bands.c.key, item_bands.c.item_id).where(item_bands.c.key.in_(chunk))
-            )
+            rank = func.row_number().over(partition_by=item_bands.c.key, order_by=item_bands.c.item_id.desc())
+            ranked = (select(item_bands.c.key, item_bands.c.item_id, rank.label("rn"))
+                      .where(item_bands.c.key.in_(chunk)).subquery())
+            rows = await self.conn.execute(select(ranked.c.key, ranked.c.item_id).where(ranked.c.rn <= per_key))
             for key, item_id in rows:
                 out.setdefault(key, []).append(item_id)
         return out
