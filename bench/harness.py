@@ -40,12 +40,17 @@ def write_config(tmp: Path, hook_url: str, steps: list[str], rules: dict[str, st
 
 def write_incidents(tmp: Path, n: int, spread: timedelta = timedelta(0), start: datetime | None = None) -> Path:
     """n major incidents (deaths ≥ 10), first seen from `start` (default now) over `spread`."""
+    import random
+
     start = start or datetime.now(timezone.utc)
+    rng = random.Random(n)
     path = tmp / "incidents.jsonl"
     with path.open("w", encoding="utf-8") as f:
         for i in range(n):
             seen = start + spread * (i / max(n - 1, 1))
-            f.write(json.dumps({"id": f"e{i}", "title": f"第{i}号仓库爆炸", "body": f"第{i}号仓库爆炸造成{12 + i % 10}人死亡",
+            # distinct text per incident, or near-duplicate clustering would rightly merge them
+            detail = "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(60))
+            f.write(json.dumps({"id": f"e{i}", "title": f"第{i}号仓库爆炸", "body": f"仓库爆炸造成{12 + i % 10}人死亡。{detail}",
                                 "time": seen.isoformat()}, ensure_ascii=False) + "\n")
     return path
 

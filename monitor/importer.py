@@ -1,43 +1,101 @@
-"""One-shot import of files into the pipeline, in transactions of `batch` records."""
+"""Import of files into the pipeline, in transactions of `batch` records.
+
+A file is read once to check that it is whole (a truncated or corrupt file is refused before anything is
+stored), then again in batches: each batch is one transaction. Re-importing a file compares each record with
+what is stored (inserted nothing twice, changes recorded in history), so an import interrupted by a crash is
+finished by running it again; the folder watcher also keeps a row cursor so it does not even re-read.
+"""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
+from typing import Awaitable, Callable, Iterable, Iterator
 
 from loguru import logger
-from typing import Iterable, Iterator
 
+from monitor.model import RawItem
 from monitor.pipeline import ImportStats, Pipeline
 from monitor.progress import progress
 from monitor.settings import HotlineExportSource, Settings
-from monitor.sources.hotline_export import ExportError, Reject, map_rows, read_rows
+from monitor.sources.hotline_export import ExportError, Reject, check_readable, map_rows, read_rows
 from monitor.sources.jsonlines import read_jsonlines
 
 SUPPORTED = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".jsonl", ".json", ".ndjson")
+JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
+
+
+def _options(settings: Settings, source: str) -> tuple[dict, str | None, str | int | None]:
+    cfg = settings.source(source)
+    if isinstance(cfg, HotlineExportSource):
+        return cfg.mapping, cfg.encoding, cfg.sheet
+    return {}, None, None
 
 
 def records(path: Path, source: str, settings: Settings) -> Iterator[RawItem | Reject]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise ExportError(f"不支持的文件类型 (unsupported file type) {suffix or '(none)'}; use CSV, XLSX, XLS or JSON lines")
-    if suffix in (".jsonl", ".json", ".ndjson"):
+    if suffix in JSON_SUFFIXES:
         return read_jsonlines(path, source)
-    cfg = settings.source(source)
-    mapping, encoding, sheet = {}, None, None
-    if isinstance(cfg, HotlineExportSource):
-        mapping, encoding, sheet = cfg.mapping, cfg.encoding, cfg.sheet
+    mapping, encoding, sheet = _options(settings, source)
     return map_rows(read_rows(path, encoding, sheet), source, mapping)
 
 
+def check_file(path: Path, source: str, settings: Settings) -> int:
+    """Refuse a file that cannot be read to its end (ExportError naming the problem). Returns its row count."""
+    if not path.is_file():
+        raise ExportError("文件不存在或不可读 (no such file)")
+    suffix = path.suffix.lower()
+    if suffix in JSON_SUFFIXES:
+        return sum(1 for _ in read_jsonlines(path, source))
+    if suffix not in SUPPORTED:
+        raise ExportError(f"不支持的文件类型 (unsupported file type) {suffix or '(none)'}; use CSV, XLSX, XLS or JSON lines")
+    _, encoding, sheet = _options(settings, source)
+    return check_readable(path, encoding, sheet)
+
+
 def _batched(it: Iterable, size: int) -> Iterator[list]:
-    batch: list = []
-    for x in it:
-        batch.append(x)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
+    it = iter(it)
+    while batch := list(itertools.islice(it, size)):
         yield batch
+
+
+InTx = Callable[[object, object], Awaitable[None]]
+
+
+async def import_file(
+    pipeline: Pipeline,
+    settings: Settings,
+    path: Path,
+    source: str,
+    batch: int = 2000,
+    skip: int = 0,
+    after_batch: Callable[[int], InTx | None] | None = None,
+    show_progress: bool | None = None,
+    rows: int | None = None,
+) -> ImportStats:
+    """Import one file. `skip` records already stored by an earlier, interrupted run are not read again;
+    `after_batch(records_done)` may return a hook that runs inside each batch's transaction (a cursor).
+    `rows`: the row count from an earlier check_file (skips the second check)."""
+    total = ImportStats()
+    try:
+        if rows is None:
+            rows = check_file(path, source, settings)
+        with progress(f"导入 {path.name}", total=rows, enabled=show_progress) as bar:
+            done = skip
+            stream = itertools.islice(records(path, source, settings), skip, None)
+            for chunk in _batched(stream, batch):
+                done += len(chunk)
+                hook = after_batch(done) if after_batch else None
+                stats = await pipeline.ingest(chunk, source, str(path), in_tx=hook)
+                total.add(stats)
+                bar.advance(len(chunk))
+    except ExportError as exc:
+        raise ExportError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ExportError(f"{path}: 无法读取 (cannot read): {exc.strerror or exc}") from None
+    return total
 
 
 async def import_files(
@@ -48,23 +106,19 @@ async def import_files(
     batch: int = 2000,
     show_progress: bool | None = None,
 ) -> ImportStats:
-    """Import files in order. Raises ExportError (with the file name) for a file that cannot be read;
-    batches already committed stay (re-importing resumes: known records count as duplicates)."""
-    total = ImportStats()
+    """Import files in order. Raises ExportError (with the file name) for a file that cannot be read; every
+    file is checked before the first is imported, so a bad file in the list leaves nothing half done."""
+    counts = []
     for path in paths:
-        before = total.as_json()
-        if not path.is_file():
-            raise ExportError(f"{path}: 文件不存在或不可读 (no such file)")
-        with progress(f"导入 {path.name}", enabled=show_progress) as bar:
-            try:
-                for chunk in _batched(records(path, source, settings), batch):
-                    stats = await pipeline.ingest(chunk, source, str(path))
-                    total.add(stats)
-                    bar.advance(len(chunk))
-            except ExportError as exc:
-                raise ExportError(f"{path}: {exc}") from None
-            except OSError as exc:
-                raise ExportError(f"{path}: 无法读取 (cannot read): {exc.strerror or exc}") from None
-        after = total.as_json()
-        logger.info("imported {}: {}", path, {k: after[k] - before[k] for k in after if k != "seconds"})
+        try:
+            counts.append(check_file(path, source, settings))
+        except ExportError as exc:
+            raise ExportError(f"{path}: {exc}") from None
+        except OSError as exc:
+            raise ExportError(f"{path}: 无法读取 (cannot read): {exc.strerror or exc}") from None
+    total = ImportStats()
+    for path, rows in zip(paths, counts):
+        stats = await import_file(pipeline, settings, path, source, batch, show_progress=show_progress, rows=rows)
+        total.add(stats)
+        logger.info("imported {}: {}", path, {k: v for k, v in stats.as_json().items() if k != "seconds"})
     return total

@@ -9,15 +9,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Awaitable, Callable
 
 from loguru import logger
 
 from monitor import deadlines as deadline_rules
 from monitor.clock import Clock
 from monitor.model import RawItem, Severity, Understanding
-from monitor.normalize import clean_display, content_hash
+from monitor import dedupe
 from monitor.durations import Duration
 from monitor.escalator import initial_state
+from monitor.normalize import clean_display, hash_normalized, normalize
 from monitor.settings import EscalationStep, RuleConfig
 from monitor.sources.hotline_export import Reject
 from monitor.store import Store, Tx
@@ -35,14 +37,15 @@ class ImportStats:
     updated: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    near_duplicates: int = 0  # of `inserted`: new items that joined an existing incident as near-duplicates
     incidents: int = 0
     deadlines: int = 0
     seconds: float = 0.0
     new_incident_ids: list[int] = field(default_factory=list)
 
     def add(self, other: "ImportStats") -> None:
-        for name in ("read", "inserted", "updated", "duplicates", "quarantined", "incidents", "deadlines",
-                     "seconds"):
+        for name in ("read", "inserted", "updated", "duplicates", "quarantined", "near_duplicates", "incidents",
+                     "deadlines", "seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.new_incident_ids.extend(other.new_incident_ids)
 
@@ -61,8 +64,12 @@ class Pipeline:
     calendar: WorkCalendar
     policies: dict[str, list[EscalationStep]] = field(default_factory=dict)
     horizon: Duration = Duration(7, "d")
+    timings: "StageTimings" = field(default_factory=lambda: StageTimings())
 
-    async def ingest(self, records: list[RawItem | Reject], source: str, file: str = "") -> ImportStats:
+    async def ingest(self, records: list[RawItem | Reject], source: str, file: str = "",
+                     in_tx: Callable[[Tx, datetime], Awaitable[None]] | None = None) -> ImportStats:
+        """Store one batch in one transaction. `in_tx` runs inside the same transaction (collectors save
+        their cursor there, so a batch and the position after it commit together or not at all)."""
         started = time.perf_counter()
         stats = ImportStats(read=len(records))
         now = self.clock.now()
@@ -86,67 +93,186 @@ class Pipeline:
             touched: set[int] = set()
             for src, batch in by_source.items():
                 await self._ingest_source(tx, src, batch, now, stats, touched)
+            t0 = time.perf_counter()
             if touched:
                 await tx.incidents.refresh_stats(touched, now)
+            self.timings.add("heat refresh", time.perf_counter() - t0)
+            if in_tx is not None:
+                await in_tx(tx, now)
+            t_commit = time.perf_counter()
+        self.timings.add("commit", time.perf_counter() - t_commit)
         stats.seconds = time.perf_counter() - started
         return stats
 
     async def _ingest_source(self, tx: Tx, source: str, batch: list[RawItem], now: datetime,
                              stats: ImportStats, touched: set[int]) -> None:
+        t0 = time.perf_counter()
         known = await tx.items.by_external_ids(source, [i.external_id for i in batch])
-        fresh: list[tuple[RawItem, str]] = []
+        self.timings.add("lookup known ids", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        fresh: list[_Prepared] = []
         history: list[dict] = []
+        audit: list[dict] = []
+        rebanded: list[_Prepared] = []
         for item in batch:
             item.title, item.body = clean_display(item.title), clean_display(item.body)
-            digest = content_hash(item.title, item.body)
+            title_norm, body_norm = normalize(item.title), normalize(item.body)
+            prepared = _Prepared(item, hash_normalized(title_norm, body_norm), title_norm, body_norm)
             old = known.get(item.external_id)
             if old is None:
-                fresh.append((item, digest))
+                fresh.append(prepared)
                 continue
             changes = _changes(old, item)
             if not changes:
                 stats.duplicates += 1
                 continue
-            values = {f: getattr(item, f) for f in changes} | {"content_hash": digest, "updated_at": now}
+            values = {f: getattr(item, f) for f in changes} | {"content_hash": prepared.digest, "updated_at": now}
             await tx.items.update(old["id"], values)
             history.append({"item_id": old["id"], "at": now, "changes": {
                 f: [_jsonable(old[f]), _jsonable(getattr(item, f))] for f in changes}})
             stats.updated += 1
             if old["incident_id"]:
                 touched.add(old["incident_id"])
+                if "reply" in changes and item.reply:
+                    audit.append(_reply_audit(old["incident_id"], old["id"], item, now))
+            if "title" in changes or "body" in changes:
+                prepared.item_id = old["id"]
+                rebanded.append(prepared)
         await tx.items.add_history(history)
-        if not fresh:
-            return
+        self.timings.add("normalize", time.perf_counter() - t0)
+        if rebanded:
+            _fingerprint(rebanded)
+            for p in rebanded:
+                await tx.items.update(p.item_id, {"minhash": dedupe.to_bytes(p.sig)})
+            await tx.items.add_bands_ignoring_known(
+                [{"key": k, "item_id": p.item_id} for p in rebanded for k in set(p.keys)])
+        if fresh:
+            await self._insert_fresh(tx, source, fresh, now, stats, touched, audit)
+        await tx.audit.append_many(audit)
 
-        # Exact duplicates: the same text already belongs to an incident, or appears earlier in this batch.
-        by_hash = await tx.items.incidents_by_hash(sorted({d for _, d in fresh}))
-        new_groups: dict[str, list[RawItem]] = {}
-        rows: list[dict] = []
-        for item, digest in fresh:
-            if digest in by_hash:
-                rows.append(_item_row(item, digest, now, by_hash[digest], "与已有留言内容相同"))
-                touched.add(by_hash[digest])
+    async def _insert_fresh(self, tx: Tx, source: str, fresh: list[_Prepared], now: datetime,
+                            stats: ImportStats, touched: set[int], audit: list[dict]) -> None:
+        t0 = time.perf_counter()
+        # 1. Exact duplicates: the same text already belongs to an incident, or appears earlier in this batch.
+        by_hash = await tx.items.incidents_by_hash(sorted({p.digest for p in fresh}))
+        leader_by_digest: dict[str, _Prepared] = {}
+        novel: list[_Prepared] = []
+        for p in fresh:
+            if p.digest in by_hash:
+                p.incident_id, p.reason = by_hash[p.digest], "与已有留言内容相同"
+                stats.duplicates += 1
+            elif p.digest in leader_by_digest:
+                p.same_as = leader_by_digest[p.digest]
+                p.reason = f"与同批留言 {_label(p.same_as.item)} 内容相同"
                 stats.duplicates += 1
             else:
-                if digest in new_groups:
-                    stats.duplicates += 1
-                else:
-                    stats.inserted += 1
-                new_groups.setdefault(digest, []).append(item)
+                leader_by_digest[p.digest] = p
+                novel.append(p)
+        self.timings.add("exact_dedupe", time.perf_counter() - t0)
 
-        digests = list(new_groups)
-        understood = [self._understand(new_groups[d][0]) for d in digests]
-        incident_rows = [_incident_row(new_groups[d], u, now) for d, u in zip(digests, understood)]
-        ids = await tx.incidents.insert_many(incident_rows)
-        for digest, incident_id, u in zip(digests, ids, understood):
-            for n, item in enumerate(new_groups[digest]):
-                rows.append(_item_row(item, digest, now, incident_id, "" if n == 0 else "与同批留言内容相同",
-                                      u.domain, u.domain_confidence))
-            touched.add(incident_id)
-        await tx.items.insert_many(rows)
+        # 2. Near duplicates (monitor.dedupe): stored items and earlier items of this batch that share an LSH
+        # band are candidates; the most similar one above the threshold decides the incident.
+        t0 = time.perf_counter()
+        _fingerprint(novel)
+        t1 = time.perf_counter()
+        self.timings.add("near_dedupe: fingerprints", t1 - t0)
+        hits = await tx.items.items_sharing_bands([k for p in novel for k in p.keys])
+        for p in novel:
+            p.stored = _top_candidates(p.keys, hits)
+        sigs = await tx.items.signatures({i for p in novel for i in p.stored})
+        for p in novel:  # the signature's estimate picks the few stored candidates worth reading
+            scored = []
+            for item_id in p.stored:
+                row = sigs.get(item_id)
+                other = dedupe.from_bytes(row["minhash"]) if row and row["incident_id"] is not None else None
+                if other is not None and (est := dedupe.estimate(p.sig, other)) >= dedupe.ESTIMATE_MIN:
+                    scored.append((est, item_id))
+            p.stored = [i for _, i in sorted(scored, reverse=True)[: dedupe.EXACT_CHECKS]]
+        stored = await tx.items.texts({i for p in novel for i in p.stored})
+        t0 = time.perf_counter()
+        self.timings.add("near_dedupe: band lookup", t0 - t1)
+        stored_grams: dict[int, dedupe.Candidate] = {}
+        in_batch: dict[int, list[_Prepared]] = {}
+        groups: list[list[_Prepared]] = []
+        for p in novel:
+            candidates: list[dedupe.Candidate] = []
+            for item_id in p.stored:
+                if item_id not in stored_grams:
+                    row = stored[item_id]
+                    stored_grams[item_id] = dedupe.Candidate(
+                        item_id, row["incident_id"],
+                        dedupe.grams(dedupe.shingle_text(normalize(row["title"]), normalize(row["body"]))),
+                        row["occurred_at"] or row["received_at"], f"#{item_id}（{row['source']}:{row['external_id']}）")
+                candidates.append(stored_grams[item_id])
+            others = {id(o): o for k in p.keys for o in in_batch.get(k, ())}
+            scored_batch = sorted(((dedupe.estimate(p.sig, o.sig), oid) for oid, o in others.items()), reverse=True)
+            for est, oid in scored_batch[: dedupe.EXACT_CHECKS]:
+                if est >= dedupe.ESTIMATE_MIN:
+                    other = others[oid]
+                    candidates.append(dedupe.Candidate(oid, other, _grams_of(other), other.item.occurred_at or now,
+                                                       _label(other.item)))
+            match = dedupe.best_match(_grams_of(p), p.item.occurred_at or now, candidates) if candidates else None
+            if match is None:
+                p.group = len(groups)
+                groups.append([p])
+            elif isinstance(match.candidate.incident, _Prepared):
+                other = match.candidate.incident
+                p.reason = match.reason()
+                if other.group is not None:
+                    p.group = other.group
+                    groups[other.group].append(p)
+                else:
+                    p.incident_id = other.incident_id
+                stats.near_duplicates += 1
+            else:
+                p.incident_id, p.reason = match.candidate.incident, match.reason()
+                stats.near_duplicates += 1
+            for k in p.keys:
+                in_batch.setdefault(k, []).append(p)
+        for p in fresh:
+            if p.same_as is not None:
+                p.group, p.incident_id = p.same_as.group, p.same_as.incident_id
+                if p.group is not None:
+                    groups[p.group].append(p)
+        stats.inserted += len(novel)
+        self.timings.add("near_dedupe: verify and group", time.perf_counter() - t0)
+
+        # 3. Understanding, once per new incident (its first item speaks for the group).
+        t0 = time.perf_counter()
+        understood = self._understand_many([g[0].item for g in groups])
+        self.timings.add("understand", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        incident_rows = [_incident_row([p.item for p in g], u, now) for g, u in zip(groups, understood)]
+        ids = await tx.incidents.insert_many_fast(incident_rows)
+        for p in fresh:
+            if p.group is not None:
+                p.incident_id = ids[p.group]
+                p.domain, p.confidence = understood[p.group].domain, understood[p.group].domain_confidence
+            else:
+                touched.add(p.incident_id)  # an incident that existed before: its heat changes
+        # a new incident's heat was computed from its group by _incident_row
+        rows = [_item_row(p.item, p.digest, now, p.incident_id, p.reason, p.domain, p.confidence) for p in fresh]
+        for row, p in zip(rows, fresh):
+            row["minhash"] = dedupe.to_bytes(p.sig) if p.sig is not None else None
+        item_ids = await tx.items.insert_many_returning(rows)
+        bands = []
+        for p, item_id in zip(fresh, item_ids):
+            bands.extend({"key": k, "item_id": item_id} for k in set(p.keys))
+            if p.item.reply:
+                audit.append(_reply_audit(p.incident_id, item_id, p.item, now))
+        await tx.items.add_bands(bands)
         stats.incidents += len(ids)
         stats.new_incident_ids.extend(ids)
+        self.timings.add("store", time.perf_counter() - t0)
+        t0 = time.perf_counter()
         stats.deadlines += await self._open_deadlines(tx, ids, incident_rows, now)
+        self.timings.add("deadlines", time.perf_counter() - t0)
+
+    def _understand_many(self, items: list[RawItem]) -> list[Understanding]:
+        batch = getattr(self.understander, "understand_many", None)
+        if batch is not None:  # the understanding module's batch API, when it has one
+            return list(batch([(i.title, i.body) for i in items]))
+        return [self.understander.understand(i.title, i.body) for i in items]
 
     def _understand(self, item: RawItem) -> Understanding:
         return self.understander.understand(item.title, item.body)
@@ -173,6 +299,80 @@ class Pipeline:
         if opened:
             logger.info("opened {} deadlines for {} incidents", len(opened), len(ids))
         return len(opened)
+
+
+@dataclass
+class StageTimings:
+    """Seconds spent per pipeline stage since creation (the benchmark prints them)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, dt: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + dt
+
+
+@dataclass
+class _Prepared:
+    """A new record on its way in: its hash, normalised text, fingerprint and where it goes."""
+
+    item: RawItem
+    digest: str
+    title_norm: str
+    body_norm: str
+    item_id: int | None = None
+    keys: list[int] = field(default_factory=list)
+    shingled: str = ""
+    sig: object = None  # numpy row of the MinHash signature
+    stored: list[int] = field(default_factory=list)  # candidate stored item ids
+    _grams: object = None  # numpy array of 3-gram codes, built on first use
+    incident_id: int | None = None
+    group: int | None = None
+    reason: str = ""
+    same_as: "_Prepared | None" = None  # an earlier record of this batch with the same text
+    domain: str = ""
+    confidence: float = 0.0
+
+
+def _grams_of(p: "_Prepared"):
+    # Only items that meet a candidate need their 3-gram set (most never do): built on first use.
+    if p._grams is None:
+        p._grams = dedupe.grams(p.shingled)
+    return p._grams
+
+
+def _top_candidates(keys: list[int], hits: dict[int, list[int]]) -> list[int]:
+    """Stored items sharing the most bands with `keys`, at most dedupe.MAX_CANDIDATES: templated messages
+    can share a band with thousands of items; the ones sharing most bands are the likeliest matches."""
+    shared: dict[int, int] = {}
+    for k in keys:
+        for item_id in hits.get(k, ()):
+            shared[item_id] = shared.get(item_id, 0) + 1
+    if len(shared) <= dedupe.MAX_CANDIDATES:
+        return list(shared)
+    return sorted(shared, key=lambda i: (-shared[i], -i))[: dedupe.MAX_CANDIDATES]
+
+
+def _fingerprint(prepared: list[_Prepared]) -> None:
+    if not prepared:
+        return
+    texts = [dedupe.shingle_text(p.title_norm, p.body_norm) for p in prepared]
+    sigs = dedupe.signatures(texts)
+    keys = dedupe.band_keys(sigs).tolist()
+    for p, text, k, sig in zip(prepared, texts, keys, sigs):
+        p.keys, p.shingled, p.sig = k, text, sig
+
+
+def _label(item: RawItem) -> str:
+    return f"{item.source}:{item.external_id}"
+
+
+def _reply_audit(incident_id: int, item_id: int, item: RawItem, now: datetime) -> dict:
+    """A reply found by a collector: recorded on the item; the ledger links it to commitments."""
+    return {"at": now, "actor": f"system:source:{item.source}", "action": "item.replied", "entity": "incident",
+            "entity_id": str(incident_id),
+            "detail": {"item_id": item_id, "external_id": item.external_id,
+                       "replied_at": item.replied_at.isoformat() if item.replied_at else None,
+                       "reply": item.reply[:200]}}
 
 
 def deadline_row(incident_id: int, p: deadline_rules.DeadlinePlan, department: str, now: datetime,
@@ -211,8 +411,47 @@ def _incident_row(group: list[RawItem], u: Understanding, now: datetime) -> dict
         "domain": u.domain, "domain_confidence": u.domain_confidence, "department": u.department,
         "co_departments": u.co_departments, "region": u.region, "severity": int(u.severity),
         "response_type": u.response_type, "sensitive_areas": u.sensitive_areas,
-        "reasons": [r.as_dict() for r in u.reasons], "first_seen_at": seen, "last_seen_at": seen,
+        "reasons": [r.as_dict() for r in u.reasons], "first_seen_at": seen, "last_seen_at": max((i.occurred_at or now) for i in group),
         "published_at": seen if u.kind == "policy" else None, "item_count": len(group),
         "reporter_count": len({i.reporter for i in group if i.reporter}) or 1,
         "likes": sum(i.likes for i in group), "created_at": now, "updated_at": now,
     }
+
+
+class SplitError(ValueError):
+    """A split that cannot be done (no such incident, items not in it, nothing would be left)."""
+
+
+async def split_incident(pipeline: Pipeline, incident_id: int, item_ids: list[int], actor: str) -> int:
+    """Move `item_ids` out of an incident into a new one (a wrong grouping undone by a person). The new
+    incident is understood from its earliest item and gets its own deadlines; both keep a timeline entry."""
+    now = pipeline.clock.now()
+    wanted = set(item_ids)
+    async with pipeline.store.write() as tx:
+        incident = await tx.incidents.get(incident_id)
+        if incident is None:
+            raise SplitError(f"没有事件 #{incident_id} (no such incident)")
+        members = await tx.items.for_incident(incident_id, limit=1_000_000)
+        moving = [m for m in members if m["id"] in wanted]
+        missing = sorted(wanted - {m["id"] for m in moving})
+        if missing:
+            raise SplitError(f"留言 {missing} 不属于事件 #{incident_id} (items not in this incident)")
+        if not moving:
+            raise SplitError("没有指定要拆出的留言 (no items given)")
+        if len(moving) == len(members):
+            raise SplitError("不能拆出事件的全部留言 (cannot split off every item of an incident)")
+        group = [RawItem(m["source"], m["external_id"], m["title"], m["body"], occurred_at=m["occurred_at"],
+                         reporter=m["reporter"], likes=m["likes"]) for m in moving]
+        group.sort(key=lambda i: i.occurred_at or now)
+        understood = pipeline._understand_many([group[0]])[0]
+        row = _incident_row(group, understood, now)
+        row["reasons"] = [*row["reasons"], {"stage": "dedupe", "text": f"由事件 #{incident_id} 人工拆分（{actor}）"}]
+        [new_id] = await tx.incidents.insert_many([row])
+        await tx.items.move([m["id"] for m in moving], new_id, f"由事件 #{incident_id} 人工拆分（{actor}）", now)
+        await tx.incidents.refresh_stats({incident_id, new_id}, now)
+        detail = {"from": incident_id, "to": new_id, "items": sorted(wanted)}
+        await tx.audit.append_many([
+            {"at": now, "actor": actor, "action": "incident.split", "entity": "incident",
+             "entity_id": str(i), "detail": detail} for i in (incident_id, new_id)])
+        await pipeline._open_deadlines(tx, [new_id], [row], now)
+    return new_id

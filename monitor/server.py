@@ -27,17 +27,19 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 def web_application(app: App) -> web.Application:
     from responders.dashboard import create_app
+    from monitor.sources.webhook import add_routes as add_ingest_route
 
-    return create_app(app)
+    return add_ingest_route(create_app(app))
 
 
 def workers(app: App, session: aiohttp.ClientSession) -> list[Worker]:
     """The background loops of this process. Each returns when `stop` is set."""
+    from monitor.sources.runner import source_workers
     from responders.outbox import Deliverer
 
     deliverer = Deliverer(app.store, app.clock, app.settings, session)
     app.escalator.on_enqueue = deliverer.wake
-    return [app.escalator.run, deliverer.run]
+    return [app.escalator.run, deliverer.run, *source_workers(app)]
 
 
 def start_scheduler(app: App):

@@ -62,24 +62,46 @@ class HotlineExportSource(SourceBase):
     """12345 work-order exports: a folder that is watched, or files given to `yuqing import`."""
 
     kind: Literal["hotline_export"]
-    path: str | None = None
+    path: str | None = None  # watched folder (relative to the config file); None = only `yuqing import`
     encoding: str | None = None  # None = detect
     sheet: str | int | None = None  # None = first sheet that has a recognised header
     mapping: dict[str, list[str]] = Field(default_factory=dict)  # field -> extra header names
+    settle: DurationField = Duration(5, "s")  # a file younger than this may still be being written
+    batch: int = Field(default=2000, ge=1, le=100_000)  # records per transaction
 
 
-class BoardSource(SourceBase):
+class HttpOptions(SourceBase):
+    """Politeness and robustness of a source that polls a web site."""
+
+    timeout: DurationField = Duration(20, "s")
+    retries: int = Field(default=3, ge=0, le=10)  # retries of a failed request (backoff with jitter)
+    delay: DurationField = Duration(1, "s")  # between two requests to the same host
+    concurrency: int = Field(default=2, ge=1, le=8)  # requests in flight per host
+    user_agent: str | None = None  # None = yuqing-sentinel's own, with its purpose
+
+
+class BoardSource(HttpOptions):
+    """A message board / 领导信箱: list pages → detail pages, read with CSS selectors.
+
+    selectors: item (one message on a list page), link (its detail link, default "a"), next (the next
+    list page, optional: else `url` with {page}), and on the detail page title, body, time, reporter,
+    location, likes, status, reply, reply_time (all optional except title or body)."""
+
     kind: Literal["board"]
     url: str
     selectors: dict[str, str] = Field(default_factory=dict)
-    max_pages: int = 5
+    id_pattern: str = r"(\d+)"  # regex on the detail URL whose first group is the message id
+    max_pages: int = Field(default=5, ge=1, le=1000)
+    recheck: int = Field(default=10, ge=0, le=500)  # unreplied messages re-read per poll to catch replies
 
 
-class FeedSource(SourceBase):
+class FeedSource(HttpOptions):
+    """RSS 2.0 / Atom / JSON Feed; include/exclude are words matched on word boundaries (jieba)."""
+
     kind: Literal["feed"]
     url: str
-    include: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list)
+    include: list[str] = Field(default_factory=list)  # keep an entry only if it names one of these
+    exclude: list[str] = Field(default_factory=list)  # drop an entry that names one of these
 
 
 class WebhookSource(SourceBase):

@@ -103,3 +103,63 @@ def test_duty_commands(tmp_path):
     assert run("ack", "99").returncode == 2
     overdue = run("deadlines", "--overdue", "--json")
     assert overdue.returncode == 0 and overdue.stdout == ""
+
+
+def test_quarantine_sources_and_split_commands(tmp_path):
+    db = f"sqlite:///{tmp_path / 'q.db'}"
+    export = tmp_path / "e.csv"
+    text = "A区某小区电梯经常故障，困人多次，物业公司一直不修，居民出行困难，请尽快处理"
+    export.write_text("工单编号,标题,诉求内容,受理时间\n1,电梯,%s,2026-11-20\n2,电梯,%s。,2026-11-21\n"
+                      "3,坏行,内容,去年\n" % (text, text + "，谢谢"), encoding="gb18030")
+    r = yuqing("--db", db, "import", str(export), "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["quarantined"] == 1
+    q = yuqing("--db", db, "quarantine", "--json", cwd=tmp_path)
+    [row] = [json.loads(line) for line in q.stdout.splitlines()]
+    assert row["row"] == 4 and "bad date" in row["reason"] and row["file"].endswith("e.csv")
+    again = yuqing("--db", db, "quarantine", "reprocess", "--json", cwd=tmp_path)
+    assert json.loads(again.stdout.splitlines()[-1])["still_quarantined"] == 1
+    s = yuqing("--db", db, "sources", cwd=tmp_path)
+    assert s.returncode == 0 and "数据来源" in s.stdout
+    bad = yuqing("--db", db, "incidents", "split", "1", "999", cwd=tmp_path)
+    assert bad.returncode == 2 and "999" in bad.stderr
+    ok = yuqing("--db", db, "incidents", "split", "1", "2", cwd=tmp_path)
+    assert ok.returncode == 0 and "新事件 #2" in ok.stdout
+
+
+def test_import_killed_with_sigkill_resumes_without_duplicates(tmp_path):
+    """kill -9 in the middle of `yuqing import`: committed batches stay, the next run completes the file,
+    nothing is stored twice and the second run accounts for every row."""
+    import signal
+    import sqlite3
+    import time
+
+    n = 6000
+    export = tmp_path / "big.csv"
+    lines = ["工单编号,标题,诉求内容,受理时间"]
+    lines += [f"K{i},第{i}号诉求,{'西山区' if i % 2 else '马街街道'}{i}号楼{i % 97}单元反映问题{i}：楼道灯坏了{i % 13}天,2026-11-20 08:00"
+              for i in range(n)]
+    export.write_text("\n".join(lines) + "\n", encoding="gb18030")
+    db = tmp_path / "k.db"
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--db", f"sqlite:///{db}", "import", str(export)],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stored = 0
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with sqlite3.connect(db, timeout=1) as conn:
+                stored = conn.execute("SELECT count(*) FROM items").fetchone()[0]
+        except sqlite3.Error:
+            stored = 0
+        if stored >= 2000:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert 0 < stored < n, "the import was not caught in the middle"
+    r = yuqing("--db", f"sqlite:///{db}", "import", str(export), "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout.splitlines()[-1])
+    assert stats["read"] == n == stats["inserted"] + stats["duplicates"] + stats["updated"] + stats["quarantined"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT external_id) FROM items").fetchone() == (n, n)

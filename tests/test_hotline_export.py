@@ -117,3 +117,20 @@ def test_real_exports_read_with_default_headers(shared_data):
 )
 def test_parse_time(value, expected):
     assert parse_time(value) == expected
+
+
+def test_legacy_xls_with_a_merged_title_a_formula_and_a_junk_footer():
+    out = items(Path(__file__).parent / "fixtures" / "hotline_legacy.xls")
+    good = [r for r in out if isinstance(r, RawItem)]
+    assert [r.external_id for r in good] == ["X1", "X2", "X3"]
+    assert good[0].occurred_at == datetime(2026, 11, 20, 22, 15, tzinfo=SHANGHAI) and good[0].likes == 3
+    assert [r.reason for r in out if isinstance(r, Reject)][-1].startswith("没有标题和内容")
+
+
+def test_quotes_inside_chinese_text_do_not_shift_rows(tmp_path):
+    # csv.Sniffer once guessed the quoting from such a sample and shifted every later row by a column
+    body = ['物业说"马上修"，但一个月了没人来', '他们回复""已处理""，实际没有', "正常内容"]
+    rows = [[f"Q{i}", "电梯", b, "2026-11-20 08:00", "", "", ""] for i, b in enumerate(body * 40)]
+    out = items(write_csv(tmp_path / "q.csv", rows, "gb18030"))
+    assert all(isinstance(r, RawItem) for r in out) and len(out) == 120
+    assert out[0].body == body[0] and out[1].body == body[1]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -65,3 +66,53 @@ def test_serve_rejects_a_bad_listen_address(tmp_path):
     r = subprocess.run([sys.executable, "-m", "monitor", "--db", f"sqlite:///{tmp_path / 's.db'}", "serve",
                         "--listen", "localhost"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert r.returncode == 2 and "HOST:PORT" in r.stderr
+
+
+def test_serve_runs_collectors_and_the_webhook(tmp_path):
+    """Under `yuqing serve`: a watched folder is imported by its own task, a signed push is accepted,
+    /healthz?detail=1 shows each source's health while /healthz keeps its plain answer."""
+    import hashlib
+    import hmac
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.csv").write_text("工单编号,标题,诉求内容,受理时间\nS1,路灯不亮,金碧街道路灯坏了,2026-11-20 08:00\n",
+                                 encoding="gb18030")
+    config = tmp_path / "c.yaml"
+    bundled = Path(__file__).resolve().parents[1] / "config"
+    config.write_text(f"jurisdiction: {bundled / 'jurisdictions' / 'xishan.yaml'}\nlexicons: {bundled / 'lexicons'}\n"
+                      "sources:\n"
+                      f"  - {{name: hotline, kind: hotline_export, path: {inbox}, settle: 0s, interval: 1m}}\n"
+                      "  - {name: push, kind: webhook, secret_env: YUQING_WEBHOOK_SECRET}\n", encoding="utf-8")
+    port = free_port()
+    env_secret = "serve-test-secret"
+    os.environ["YUQING_WEBHOOK_SECRET"] = env_secret
+    try:
+        proc, _ = start(["--config", str(config), "--db", f"sqlite:///{tmp_path / 's.db'}", "serve", "--listen",
+                         f"127.0.0.1:{port}"], tmp_path, "serving")
+    finally:
+        del os.environ["YUQING_WEBHOOK_SECRET"]
+    try:
+        deadline = time.monotonic() + 30
+        detail = {}
+        while time.monotonic() < deadline:
+            detail = json.loads(get(f"http://127.0.0.1:{port}/healthz?detail=1")[1])
+            hotline = next(s for s in detail["detail"]["sources"] if s["name"] == "hotline")
+            if hotline["last_ok_at"]:
+                break
+            time.sleep(0.3)
+        assert detail["status"] == "ok" and hotline["healthy"] and hotline["next_poll_at"]
+        assert json.loads(get(f"http://127.0.0.1:{port}/healthz")[1]) == {"status": "ok"}
+        body = json.dumps({"id": "w1", "title": "噪音", "body": "工地夜间施工", "time": "2026-11-23T01:00:00+08:00"},
+                          ensure_ascii=False).encode()
+        signature = "sha256=" + hmac.new(env_secret.encode(), body, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/ingest", data=body, method="POST",
+                                         headers={"X-Yuqing-Signature": signature})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert r.status == 202 and json.loads(r.read())["item_id"]
+        status, incidents = get(f"http://127.0.0.1:{port}/api/v1/incidents")
+        titles = {i["title"] for i in json.loads(incidents)["incidents"]}
+        assert {"路灯不亮", "噪音"} <= titles
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0

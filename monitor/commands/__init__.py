@@ -8,8 +8,11 @@ from monitor.commands import (
     demo_cmd,
     eval_cmd,
     import_cmd,
+    incidents_cmd,
     ledger_cmd,
+    quarantine_cmd,
     serve_cmd,
+    sources_cmd,
     train_cmd,
     triage_cmd,
 )
@@ -26,4 +29,7 @@ COMMANDS = [
     eval_cmd.register,
     config_cmd.register,
     db_cmd.register,
+    sources_cmd.register,
+    quarantine_cmd.register,
+    incidents_cmd.register,
 ]

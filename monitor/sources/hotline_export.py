@@ -7,8 +7,10 @@ or the other, so an import can account for all of them.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -67,6 +69,10 @@ def header_map(headers: list[object], extra: dict[str, list[str]] | None = None)
 
 
 # --------------------------------------------------------------------------- decoding
+_SAMPLE = 256 * 1024  # bytes read to detect the encoding and the CSV dialect
+_SURROGATE = re.compile("[\udc80-\udcff]")  # bytes that did not decode (errors="surrogateescape")
+
+
 def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
     """Text and encoding. UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK/GB2312),
     then whatever charset-normalizer finds best."""
@@ -85,23 +91,79 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
     return str(best), best.encoding
 
 
-def _csv_rows(path: Path, encoding: str | None) -> Iterator[tuple[int, list]]:
-    data = path.read_bytes()
+def detect_encoding(sample: bytes, at_eof: bool) -> str:
+    """The encoding of a file from its first bytes. A multi-byte character cut at the end of the sample is
+    not evidence against an encoding; a few undecodable bytes later in the file become row rejects."""
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(sample, final=at_eof)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is not None:
+        return best.encoding
+    # Mostly one encoding with a few broken bytes: take the one that breaks least; those rows are rejected.
+    errors = {enc: sample.decode(enc, "replace").count("\ufffd") for enc in ("utf-8", "gb18030")}
+    best_enc = min(errors, key=lambda e: (errors[e], e != "utf-8"))
+    if errors[best_enc] > max(8, len(sample) // 50):
+        raise ExportError("无法识别文件编码 (cannot detect the text encoding)")
+    return best_enc
+
+
+def _open_text(path: Path, encoding: str | None) -> tuple[io.TextIOWrapper, str]:
+    raw = path.open("rb")
+    sample = raw.read(_SAMPLE)
+    at_eof = len(sample) < _SAMPLE
     try:
-        text, _ = decode_bytes(data, encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise ExportError(f"编码错误 (encoding): {exc}") from None
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    try:
-        for row in reader:
-            yield reader.line_num, row
-    except csv.Error as exc:
-        raise ExportError(f"CSV 格式错误 (malformed CSV) at line {reader.line_num}: {exc}") from None
+        encoding = encoding or detect_encoding(sample, at_eof)
+        codecs.lookup(encoding)
+    except LookupError:
+        raw.close()
+        raise ExportError(f"未知编码 (unknown encoding) {encoding!r}") from None
+    except ExportError:
+        raw.close()
+        raise
+    raw.seek(0)
+    # Streamed, so a million-row export never sits in memory as one string; bytes that do not decode are
+    # kept as surrogates and the row holding them is rejected, not the file.
+    return io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline=""), encoding
+
+
+def _dialect(text: io.TextIOWrapper) -> type[csv.Dialect]:
+    """Excel's CSV rules with the delimiter the first line uses most. (csv.Sniffer guesses quoting from
+    the sample too, and guesses wrong on Chinese text with quotes in it, shifting whole rows.)"""
+    first = text.readline()
+    text.seek(0)
+    counts = {d: first.count(d) for d in ",\t;|"}
+    delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
+
+    class Export(csv.excel):
+        pass
+
+    Export.delimiter = delimiter
+    return Export
+
+
+def _csv_rows(path: Path, encoding: str | None, strict: bool = False) -> Iterator[tuple[int, list]]:
+    text, _ = _open_text(path, encoding)
+    with text:
+        reader = csv.reader(text, _dialect(text), strict=strict)
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except csv.Error as exc:
+            hint = "（文件可能被截断 / the file may be truncated）" if "end of data" in str(exc) else ""
+            raise ExportError(f"CSV 格式错误 (malformed CSV) at line {reader.line_num}: {exc}{hint}") from None
+        except UnicodeDecodeError as exc:  # only with an explicitly declared strict codec
+            raise ExportError(f"编码错误 (encoding): {exc}") from None
+
+
+_SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 
 
 def _sheet_rows(path: Path, sheet: str | int | None) -> Iterator[tuple[int, list]]:
@@ -109,9 +171,9 @@ def _sheet_rows(path: Path, sheet: str | int | None) -> Iterator[tuple[int, list
 
     try:
         workbook = CalamineWorkbook.from_path(str(path))
+        names = workbook.sheet_names
     except Exception as exc:  # calamine raises its own error types for corrupt/truncated files
-        raise ExportError(f"无法打开表格 (cannot open workbook): {exc}") from None
-    names = workbook.sheet_names
+        raise ExportError(f"无法打开表格，文件损坏或被截断 (cannot open workbook: corrupt or truncated): {exc}") from None
     if sheet is None:
         candidates = names
     elif isinstance(sheet, int):
@@ -120,23 +182,38 @@ def _sheet_rows(path: Path, sheet: str | int | None) -> Iterator[tuple[int, list
         candidates = [sheet] if sheet in names else []
     if not candidates:
         raise ExportError(f"找不到工作表 (no sheet) {sheet!r}; sheets: {names}")
-    chosen = None
+    chosen = candidates[0]
     for name in candidates:
-        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        if _find_header(rows[:20]) is not None:
-            chosen = rows
+        try:
+            top = list(itertools.islice(workbook.get_sheet_by_name(name).iter_rows(), 20))
+        except Exception as exc:
+            raise ExportError(f"工作表 {name} 无法读取 (unreadable sheet): {exc}") from None
+        if _find_header(top) is not None:
+            chosen = name
             break
-    if chosen is None:
-        chosen = workbook.get_sheet_by_name(candidates[0]).to_python(skip_empty_area=False)
-    for i, row in enumerate(chosen, start=1):
-        yield i, list(row)
+    try:
+        for i, row in enumerate(workbook.get_sheet_by_name(chosen).iter_rows(), start=1):
+            yield i, list(row)
+    except ExportError:
+        raise
+    except Exception as exc:
+        raise ExportError(f"工作表 {chosen} 读取失败 (cannot read sheet): {exc}") from None
 
 
 def read_rows(path: Path, encoding: str | None = None, sheet: str | int | None = None) -> Iterator[tuple[int, list]]:
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
+    if path.suffix.lower() in _SHEET_SUFFIXES:
         return _sheet_rows(path, sheet)
     return _csv_rows(path, encoding)
+
+
+def check_readable(path: Path, encoding: str | None = None, sheet: str | int | None = None) -> int:
+    """Read the whole file once without keeping it, so that a truncated or corrupt file is refused before
+    anything is stored. Returns the number of physical rows."""
+    rows = _sheet_rows(path, sheet) if path.suffix.lower() in _SHEET_SUFFIXES else _csv_rows(path, encoding, True)
+    n = 0
+    for n, _ in enumerate(rows, start=1):
+        pass
+    return n
 
 
 def _find_header(rows: list[list], extra: dict[str, list[str]] | None = None) -> int | None:
@@ -187,6 +264,11 @@ def parse_time(value: object) -> datetime | None:
         raise ValueError(f"无法识别的时间 (not a time): {text[:40]!r}") from None
 
 
+def _visible(text: str) -> str:
+    """Undecodable bytes shown as \\xNN, so that the quarantined row can be stored and read."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _cell_text(value: object) -> str:
     if value is None:
         return ""
@@ -234,11 +316,15 @@ def _map_row(row_no: int, row: list, columns: dict[str, int], headers: list[str]
         i = columns.get(field)
         return row[i] if i is not None and i < len(row) else None
 
+    if any(isinstance(v, str) and _SURROGATE.search(v) for v in row):
+        raw = {k: _visible(v) for k, v in raw.items()}
+        return Reject(row_no, "无法解码的字节 (undecodable bytes): 编码不一致或文件损坏", raw)
     values = {f: _cell_text(cell(f)) for f in columns}
     for field, value in values.items():
         if len(value) > MAX_FIELD:
             return Reject(row_no, f"字段过长 (field too long): {field} has {len(value)} characters", raw)
     title, body = values.get("title", ""), values.get("body", "")
+    text_headers = {headers[columns[f]] for f in ("title", "body") if f in columns and columns[f] < len(headers)}
     if not title and not body:
         return Reject(row_no, "没有标题和内容 (no text)", raw)
     try:
@@ -249,8 +335,10 @@ def _map_row(row_no: int, row: list, columns: dict[str, int], headers: list[str]
     likes_text = values.get("likes", "") or "0"
     try:
         likes = int(float(likes_text))
-    except ValueError:
+    except (ValueError, OverflowError):
         return Reject(row_no, f"点赞数不是数字 (likes is not a number): {likes_text[:20]!r}", raw)
+    if not 0 <= likes < 1_000_000_000:
+        return Reject(row_no, f"点赞数超出范围 (likes out of range): {likes_text[:20]!r}", raw)
     external_id = values.get("external_id", "")
     if not external_id:
         from monitor.normalize import content_hash
@@ -270,5 +358,6 @@ def _map_row(row_no: int, row: list, columns: dict[str, int], headers: list[str]
         channel=values.get("channel", "")[:100],
         reply=values.get("reply", ""),
         replied_at=replied,
-        extra={"row": row_no, "cells": raw},
+        # the title/body cells are stored in their columns: the rest of the row is kept for provenance
+        extra={"row": row_no, "cells": {k: v for k, v in raw.items() if k not in text_headers}},
     )

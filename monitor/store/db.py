@@ -9,7 +9,6 @@ from typing import AsyncIterator
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 73_510_001  # pg_advisory_xact_lock key: one migrator at a time
@@ -36,8 +35,9 @@ def safe_url(url: str) -> str:
 def make_engine(url: str) -> AsyncEngine:
     url = async_url(url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, poolclass=NullPool if ":memory:" not in url else None,
-                                     connect_args={"timeout": 30})
+        # A small pool, not a connection per transaction: SQLite's page cache lives in the connection, and
+        # a fresh one per batch re-reads every index page it touches (big imports slowed as the file grew).
+        engine = create_async_engine(url, pool_size=2, max_overflow=8, connect_args={"timeout": 30})
         _sqlite_setup(engine)
     else:
         engine = create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
@@ -55,6 +55,7 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MB of pages per connection: imports keep indexes in memory
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -111,7 +113,8 @@ items = Table(
     Column("source", String(100), nullable=False),
     Column("external_id", String(200), nullable=False),
     Column("content_hash", String(32), nullable=False, index=True),
-    Column("simhash", String(16)),  # near-duplicate fingerprint (hex of 64 bits)
+    Column("simhash", String(16)),  # unused: near-duplicate fingerprints are minhash + item_bands
+    Column("minhash", LargeBinary),  # MinHash signature (monitor.dedupe: 24 × uint32 little-endian)
     Column("title", Text, nullable=False, default=""),
     Column("body", Text, nullable=False, default=""),
     Column("location", String(300), nullable=False, default=""),
@@ -131,6 +134,17 @@ items = Table(
     Column("group_reason", String(300), nullable=False, default=""),
     Column("raw", JSON, nullable=False, default=dict),
     UniqueConstraint("source", "external_id"),
+)
+
+# Near-duplicate index (monitor.dedupe): one row per LSH band of an item's MinHash signature. Two items that
+# share a key are candidates, confirmed by exact Jaccard on their text. Append-only: a stale key (text changed)
+# only yields a candidate that the check drops.
+item_bands = Table(
+    "item_bands",
+    metadata,
+    Column("key", BigInteger, primary_key=True, autoincrement=False),
+    Column("item_id", Integer, ForeignKey("items.id"), primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,  # the (key, item_id) B-tree is the table: one structure to update, not two
 )
 
 item_history = Table(

@@ -73,6 +73,11 @@ async def incident_detail(app, incident_id: int) -> dict | None:
 async def healthz(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     if await app.store.ping():
+        if request.query.get("detail"):  # source health: a failing source does not make the service down
+            from monitor.sources.health import health_report
+
+            sources = await health_report(app.settings, app.store, app.clock.now())
+            return web.json_response({"status": "ok", "detail": {"sources": sources}})
         return web.json_response({"status": "ok"})
     return web.json_response({"status": "error", "detail": "store unreachable"}, status=503)
 
@@ -85,7 +90,7 @@ def _int(text: str) -> int:
 
 
 def create_app(app) -> web.Application:
-    from responders.dashboard import api, triage_api
+    from responders.dashboard import api, split_api, triage_api
 
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[APP_KEY] = app
@@ -95,4 +100,5 @@ def create_app(app) -> web.Application:
     web_app.router.add_static("/static", Path(__file__).parent / "static")
     api.add_routes(web_app)
     triage_api.add_routes(web_app)
+    split_api.add_routes(web_app)
     return web_app

@@ -1,0 +1,88 @@
+"""Near-duplicates: the fingerprint is stable, and re-submitted, re-worded or many-people complaints join
+one incident across sources and days, with the reason shown; unrelated ones do not."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from monitor import dedupe
+from monitor.model import RawItem
+from monitor.normalize import content_hash, normalize
+
+COMPLAINT = ("我是万科魅力之城4期65栋的业主，楼盘开发商是诚楚置地有限公司。交房至今一年半，每个房间的楼板和墙面都出现"
+             "开裂，最长的裂缝有4米多，开发商一直推诿不修，请政府督促开发商尽快维修。")
+REWORDED = ("尊敬的领导：再次反映，万科魅力之城4期65栋楼板和墙面开裂的问题，交房一年半，每个房间都出现开裂，最长的裂缝有"
+            "4米多，开发商诚楚置地有限公司一直推诿不修，希望有关部门督促尽快维修。谢谢！")
+OTHER = "金碧街道永昌路的路灯已经坏了一个多月，晚上行人和电动车出行很不安全，希望尽快修复。"
+
+
+def test_fingerprints_are_stable_and_separate_similar_from_unrelated():
+    texts = [dedupe.shingle_text(normalize("楼板开裂"), normalize(t)) for t in (COMPLAINT, REWORDED, OTHER)]
+    keys = dedupe.band_keys(dedupe.signatures(texts))
+    again = dedupe.band_keys(dedupe.signatures(list(reversed(texts))))[::-1]
+    assert (keys == again).all()  # independent of batch composition, so stored keys stay valid
+    g = [dedupe.grams(t) for t in texts]
+    assert dedupe.jaccard(g[0], g[1]) >= dedupe.THRESHOLD > dedupe.jaccard(g[0], g[2])
+    assert set(keys[0]) & set(keys[1]) and not set(keys[0]) & set(keys[2])
+
+
+def test_traditional_and_full_width_text_hashes_like_simplified():
+    assert content_hash("電梯故障", "Ａ區某小區電梯經常故障，困人多次。謝謝！") == content_hash("电梯故障", "A区某小区电梯经常故障,困人多次")
+    assert normalize("尊敬的领导：您好！路灯坏了，望尽快处理！谢谢。") == "路灯坏了"
+
+
+def test_fingerprints_are_the_same_in_another_process():
+    code = ("from monitor import dedupe; import json, sys; "
+            "print(json.dumps(dedupe.band_keys(dedupe.signatures([dedupe.shingle_text('', sys.argv[1])])).tolist()))")
+    outs = {subprocess.run([sys.executable, "-c", code, COMPLAINT], capture_output=True, text=True,
+                           env={"PYTHONHASHSEED": seed, "PATH": ""}, cwd=Path(__file__).parents[1]).stdout
+            for seed in ("1", "2")}
+    assert len(outs) == 1 and json.loads(outs.pop())
+
+
+async def test_near_duplicates_across_sources_and_days_join_one_incident(app, clock):
+    now = clock.now()
+    await app.pipeline.ingest([RawItem("hotline", "GD1", "楼板开裂", COMPLAINT, occurred_at=now, reporter="u1",
+                                       likes=2)], "hotline")
+    stats = await app.pipeline.ingest([
+        RawItem("board", "B7", "再次反映万科魅力之城楼板开裂", REWORDED, occurred_at=now + timedelta(days=3),
+                reporter="u2", likes=5),
+        RawItem("board", "B8", "路灯不亮", OTHER, occurred_at=now, reporter="u3"),
+    ], "board")
+    assert (stats.inserted, stats.near_duplicates, stats.incidents) == (2, 1, 1)
+    # the same matter months later is a new concern, not the old incident
+    late = await app.pipeline.ingest([RawItem("push", "P1", "楼板开裂", REWORDED + "至今没修。",
+                                              occurred_at=now + timedelta(days=90), reporter="u4")], "push")
+    assert late.incidents == 1 and late.near_duplicates == 0
+    async with app.store.read() as tx:
+        incidents = {i.title: i for i in await tx.incidents.list()}
+        first = incidents["楼板开裂"] if incidents["楼板开裂"].item_count == 2 else None
+        assert first is not None
+        members = await tx.items.for_incident(first.id)
+    assert (first.item_count, first.reporter_count, first.likes) == (2, 2, 7)
+    joined = next(m for m in members if m["external_id"] == "B7")
+    assert "相似" in joined["group_reason"] and "hotline:GD1" in joined["group_reason"]
+
+
+async def test_many_reporters_in_one_batch_form_one_incident(app, clock):
+    variants = [COMPLAINT, REWORDED, COMPLAINT.replace("请政府", "恳请有关部门"), "业主反映：" + COMPLAINT[:60]]
+    stats = await app.pipeline.ingest([RawItem("hotline", f"G{i}", "楼板开裂", t, occurred_at=clock.now(),
+                                               reporter=f"u{i}") for i, t in enumerate(variants)], "hotline")
+    assert stats.incidents == 1 and stats.inserted == 4
+    async with app.store.read() as tx:
+        [incident] = await tx.incidents.list()
+    assert incident.item_count == 4 and incident.reporter_count == 4
+
+
+async def test_changed_text_is_fingerprinted_again(app, clock):
+    await app.pipeline.ingest([RawItem("hotline", "GD1", "路灯", OTHER, occurred_at=clock.now())], "hotline")
+    # the same work order re-exported with the full complaint text: updated, and findable by its new text
+    stats = await app.pipeline.ingest([RawItem("hotline", "GD1", "楼板开裂", COMPLAINT, occurred_at=clock.now())],
+                                      "hotline")
+    assert stats.updated == 1
+    later = await app.pipeline.ingest([RawItem("board", "B1", "楼板开裂", REWORDED, occurred_at=clock.now())], "board")
+    assert later.near_duplicates == 1 and later.incidents == 0
