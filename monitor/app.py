@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from monitor.clock import Clock, SystemClock
 from monitor.escalator import Escalator
+from monitor.heat import HeatPolicy
 from monitor.jurisdiction import Jurisdiction, load_jurisdiction
 from monitor.pipeline import Pipeline
 from monitor.service import Service
-from monitor.settings import Settings, database_url, load_calendar
+from monitor.settings import ConfigError, Settings, database_url, load_calendar
 from monitor.store import Store
 from monitor.understand import Understander
 from monitor.workcal import WorkCalendar
@@ -40,10 +44,20 @@ async def build(settings: Settings, db: str | None = None, clock: Clock | None =
                                      settings.classifier.min_confidence)
     store = await Store(database_url(settings, db)).open(migrate_schema=migrate)
     pipeline = Pipeline(store, clock, understander, settings.rules, calendar, settings.escalation_policies,
-                        settings.deadline_horizon)
+                        settings.deadline_horizon, heat=load_heat(settings.resolve(settings.lexicons)))
     await sync_people(store, settings, clock)
     return App(settings, clock, store, calendar, jurisdiction, understander, pipeline,
                Service(store, clock, settings, calendar), Escalator(store, clock, settings, calendar))
+
+
+def load_heat(lexicons: Path) -> HeatPolicy:
+    """The heat section of lexicons/severity.yaml (defaults when absent)."""
+    path = lexicons / "severity.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    try:
+        return HeatPolicy.from_dict((data or {}).get("heat"))
+    except ValueError as exc:
+        raise ConfigError([f"{path}: heat: {exc}"]) from None
 
 
 async def sync_people(store: Store, settings: Settings, clock: Clock) -> None:

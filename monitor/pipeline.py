@@ -18,7 +18,8 @@ from monitor.clock import Clock
 from monitor.model import RawItem, Severity, Understanding
 from monitor import dedupe
 from monitor.durations import Duration
-from monitor.escalator import initial_state
+from monitor.deadline_book import DeadlineBook
+from monitor.heat import HeatPolicy, adjust, signals
 from monitor.normalize import clean_display, hash_normalized, normalize
 from monitor.settings import EscalationStep, RuleConfig
 from monitor.sources.hotline_export import Reject
@@ -65,6 +66,10 @@ class Pipeline:
     policies: dict[str, list[EscalationStep]] = field(default_factory=dict)
     horizon: Duration = Duration(7, "d")
     timings: "StageTimings" = field(default_factory=lambda: StageTimings())
+    heat: HeatPolicy = field(default_factory=HeatPolicy)
+
+    def __post_init__(self) -> None:
+        self.book = DeadlineBook(self.rules, self.policies, self.calendar)
 
     async def ingest(self, records: list[RawItem | Reject], source: str, file: str = "",
                      in_tx: Callable[[Tx, datetime], Awaitable[None]] | None = None) -> ImportStats:
@@ -96,6 +101,7 @@ class Pipeline:
             t0 = time.perf_counter()
             if touched:
                 await tx.incidents.refresh_stats(touched, now)
+                await self._apply_heat(tx, touched - set(stats.new_incident_ids), now)
             self.timings.add("heat refresh", time.perf_counter() - t0)
             if in_tx is not None:
                 await in_tx(tx, now)
@@ -268,6 +274,25 @@ class Pipeline:
         stats.deadlines += await self._open_deadlines(tx, ids, incident_rows, now)
         self.timings.add("deadlines", time.perf_counter() - t0)
 
+    async def _apply_heat(self, tx: Tx, incident_ids: set[int], now: datetime) -> None:
+        """Incidents that gained items may now draw enough attention to be graded higher (monitor.heat);
+        a raise opens the deadlines of the new level from the original first-seen time."""
+        if not incident_ids:
+            return
+        incidents = await tx.incidents.get_many(incident_ids)
+        times = await tx.items.seen_times(list(incident_ids), now - self.heat.window)
+        for incident_id, incident in incidents.items():
+            if incident.status != "open":
+                continue
+            heat = signals(incident.item_count, incident.reporter_count, incident.likes, times.get(incident_id, []),
+                           now, self.heat)
+            level, reasons = adjust(incident.level, heat, incident.sensitive_areas, self.heat)
+            if level > incident.level:
+                await tx.incidents.update(incident_id, {"reasons": [*incident.reasons, *(r.as_dict() for r in reasons)]})
+                await self.book.regrade(tx, incident, level, "system:heat", reasons[0].text, now)
+                await tx.audit.append(now, "system:heat", "incident.regraded", "incident", incident_id,
+                                      {"from": incident.level.zh, "to": level.zh, "reason": reasons[0].text})
+
     def _understand_many(self, items: list[RawItem]) -> list[Understanding]:
         batch = getattr(self.understander, "understand_many", None)
         if batch is not None:  # the understanding module's batch API, when it has one
@@ -289,8 +314,7 @@ class Pipeline:
                 await tx.incidents.update(incident_id, {"reasons": [*inc["reasons"], note]})
                 continue
             for p in plans:
-                rows.append(deadline_row(incident_id, p, inc["department"], now,
-                                         initial_state(self.policies, self.calendar, p.policy, p.due_at)))
+                rows.append(self.book.row(incident_id, p, inc["department"], now))
                 audit.append({"at": now, "actor": "system:pipeline", "action": "deadline.opened",
                               "entity": "incident", "entity_id": str(incident_id),
                               "detail": {"rule": p.rule, "due_at": p.due_at.isoformat()}})
@@ -373,13 +397,6 @@ def _reply_audit(incident_id: int, item_id: int, item: RawItem, now: datetime) -
             "detail": {"item_id": item_id, "external_id": item.external_id,
                        "replied_at": item.replied_at.isoformat() if item.replied_at else None,
                        "reply": item.reply[:200]}}
-
-
-def deadline_row(incident_id: int, p: deadline_rules.DeadlinePlan, department: str, now: datetime,
-                 escalation_state: dict) -> dict:
-    return {"incident_id": incident_id, "rule": p.rule, "title": p.title, "department": department,
-            "starts_at": p.starts_at, "due_at": p.due_at, "state": "open", "satisfied_by": p.satisfied_by,
-            "policy": p.policy, **escalation_state, "created_at": now, "updated_at": now}
 
 
 def _changes(old: dict, item: RawItem) -> list[str]:

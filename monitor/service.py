@@ -9,13 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor import deadlines as deadline_rules
 from monitor.clock import Clock
 from monitor.deadlines import EVIDENCE_NAMES, DeadlinePlan
 from monitor.escalation import Position, last_fired
-from monitor.escalator import initial_state
+from monitor.deadline_book import DeadlineBook
 from monitor.model import Deadline, Incident, Severity
-from monitor.pipeline import deadline_row
 from monitor.service_errors import NotFound, ServiceError
 from monitor.settings import Settings
 from monitor.store import Store, Tx
@@ -33,6 +31,9 @@ class Service:
     clock: Clock
     settings: Settings
     calendar: WorkCalendar
+
+    def __post_init__(self) -> None:
+        self.book = DeadlineBook(self.settings.rules, self.settings.escalation_policies, self.calendar)
 
     async def _incident(self, tx: Tx, incident_id: int) -> Incident:
         incident = await tx.incidents.get(incident_id)
@@ -123,7 +124,7 @@ class Service:
             incident = await self._incident(tx, incident_id)
             if severity == incident.level:
                 raise ServiceError(f"事件已是{severity.zh} (already {severity.zh})")
-            result = await self._change_severity(tx, incident, severity, actor, reason, now)
+            result = await self.book.regrade(tx, incident, severity, actor, reason, now)
             await tx.audit.append(now, actor, "incident.regraded", "incident", incident_id, {
                 "from": incident.level.zh, "to": severity.zh, "reason": reason, **result})
             return result
@@ -164,7 +165,7 @@ class Service:
                 outcome.deadlines_moved = await self._move_department(
                     tx, incident, diff["department"][1], actor, now, keep_co="co_departments" in diff)
             if "severity" in diff:
-                result = await self._change_severity(tx, incident, diff["severity"][1], actor, "人工研判更正", now)
+                result = await self.book.regrade(tx, incident, diff["severity"][1], actor, "人工研判更正", now)
                 outcome.opened, outcome.cancelled = result["opened"], result["cancelled"]
             await tx.audit.append(now, actor, "triage.corrected", "incident", incident_id, {
                 **outcome.changes, "deadlines_moved": outcome.deadlines_moved, "opened": outcome.opened,
@@ -182,37 +183,6 @@ class Service:
                                            "old": incident.department, "new": department, "actor": actor, "at": now})
         return await tx.deadlines.reassign_open(incident.id, department, now)
 
-    async def _change_severity(self, tx: Tx, incident: Incident, severity: Severity, actor: str, reason: str,
-                               now: datetime) -> dict:
-        old = incident.level
-        existing = await tx.deadlines.for_incident(incident.id)
-        start = incident.published_at or incident.first_seen_at
-        plans = deadline_rules.plan(self.settings.rules, severity=severity, kind=incident.kind,
-                                    domain=incident.domain, starts_at=start, calendar=self.calendar)
-        wanted = {p.rule for p in plans}
-        opened = await self._open(tx, incident, [p for p in plans if p.rule not in {d.rule for d in existing}], now)
-        cancelled = []
-        for d in existing:
-            if d.state == "open" and d.rule not in wanted and not d.rule.startswith("promise_"):
-                await tx.deadlines.update(d.id, {"state": "cancelled", "closed_at": now, "next_at": None,
-                                                 "close_reason": f"等级由{old.zh}调整为{severity.zh}：{reason}",
-                                                 "updated_at": now}, {"state": "open"})
-                cancelled.append(d.rule)
-        await tx.incidents.update(incident.id, {"severity": int(severity), "updated_at": now})
-        await tx.incidents.add_correction({"incident_id": incident.id, "field": "severity", "old": old.zh,
-                                           "new": severity.zh, "actor": actor, "at": now})
-        return {"opened": opened, "cancelled": cancelled}
-
-    async def _open(self, tx: Tx, incident: Incident, plans: list[DeadlinePlan], now: datetime) -> list[str]:
-        rows = [deadline_row(incident.id, p, incident.department, now,
-                             initial_state(self.settings.escalation_policies, self.calendar, p.policy, p.due_at))
-                for p in plans]
-        await tx.deadlines.open_many(rows)
-        for p in plans:
-            await tx.audit.append(now, "system:service", "deadline.opened", "incident", incident.id,
-                                  {"rule": p.rule, "due_at": p.due_at.isoformat()})
-        return [p.rule for p in plans]
-
     async def promise(self, incident_id: int, text: str, due_at: datetime, actor: str,
                       department: str | None = None) -> int:
         """A commitment made in a response (承诺事项): a ledger line and a deadline that only keeping it closes."""
@@ -228,9 +198,8 @@ class Service:
             rule = f"promise_{ledger_id}"
             plan = DeadlinePlan(rule, f"承诺事项：{text[:40]}", now, due_at, rule, "routine"
                                 if "routine" in self.settings.escalation_policies else None)
-            [deadline_id] = await tx.deadlines.open_many([deadline_row(
-                incident_id, plan, department or incident.department, now,
-                initial_state(self.settings.escalation_policies, self.calendar, plan.policy, due_at))])
+            [deadline_id] = await tx.deadlines.open_many([self.book.row(
+                incident_id, plan, department or incident.department, now)])
             await tx.ledger.update(ledger_id, {"deadline_id": deadline_id})
             await tx.audit.append(now, actor, "promise.made", "incident", incident_id,
                                   {"ledger_id": ledger_id, "text": text, "due_at": due_at.isoformat()})

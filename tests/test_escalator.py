@@ -206,3 +206,32 @@ async def test_historical_incident_gets_no_deadline(esc_app, clock):
     async with app.store.read() as tx:
         [inc] = [i for i in await tx.incidents.list() if i.id != 1]
     assert any("历史数据" in r["text"] for r in inc.reasons)
+
+
+async def test_heat_raises_severity_and_opens_the_new_levels_deadlines(db_url, clock):
+    """Many people reporting the same matter raise it (monitor.heat); with a rule for 较大 that opens a
+    deadline counted from the first report."""
+    from tests.conftest import _truncate
+
+    cfg = {**CONFIG, "rules": [{"name": "quick_reply", "applies_to": {"severity_at_least": "较大"}, "due": "2h",
+                                "satisfied_by": "reply"}]}
+    clock.set(SEEN)
+    a = await build(Settings.model_validate(cfg), db_url, clock)
+    try:
+        if a.store.dialect == "postgresql":
+            await _truncate(a.store)
+        text = "金碧街道某小区电梯经常故障困人，物业不修"
+        await a.pipeline.ingest([RawItem("hotline", "0", "电梯", text, occurred_at=SEEN, reporter="r0")], "hotline")
+        clock.set(SEEN + 20 * M)
+        await a.pipeline.ingest([RawItem("hotline", str(i), "电梯", text, occurred_at=SEEN + i * M, reporter=f"r{i}")
+                                 for i in range(1, 10)], "hotline")  # 10 distinct reporters now
+        async with a.store.read() as tx:
+            [incident] = await tx.incidents.list()
+            [d] = await tx.deadlines.for_incident(incident.id)
+            trail = await tx.audit.list(entity="incident", entity_id=incident.id)
+        assert incident.level == Severity.LARGER and incident.reporter_count == 10
+        assert d.rule == "quick_reply" and d.due_at == SEEN + 2 * H
+        assert any(t["action"] == "incident.regraded" and t["actor"] == "system:heat" for t in trail)
+        assert any("热度升级" in r["text"] for r in incident.reasons)
+    finally:
+        await a.close()

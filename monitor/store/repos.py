@@ -132,6 +132,17 @@ class ItemRepo(_Repo):
         if rows:
             await self.conn.execute(items.insert(), rows)
 
+    async def seen_times(self, incident_ids: list[int], since: datetime) -> dict[int, list[datetime]]:
+        """When each incident's items were seen (occurred, else received), for those seen since `since`."""
+        seen = func.coalesce(items.c.occurred_at, items.c.received_at)
+        out: dict[int, list[datetime]] = {}
+        for chunk in _chunks(sorted(incident_ids)):
+            rows = await self.conn.execute(
+                select(items.c.incident_id, seen).where(items.c.incident_id.in_(chunk), seen >= since))
+            for incident_id, at in rows:
+                out.setdefault(incident_id, []).append(_utc(at))
+        return out
+
     async def update(self, item_id: int, values: dict) -> None:
         await self.conn.execute(update(items).where(items.c.id == item_id), values)
 
