@@ -32,10 +32,34 @@ async def test_index_lists_incidents_with_deadlines_escaped(client):
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
 
 
+async def test_index_draws_deadline_clocks_and_bars(client):
+    html = await (await client.get("/")).text()
+    # first seen an hour ago: 1/5 of the 5-hour window and 1/24 of the 24-hour one are gone
+    assert 'title="时限已用 20%"><i style="width:20%">' in html
+    assert 'title="时限已用 4%"><i style="width:4%">' in html
+    # one 重大 and one 一般 incident open: two halves, most severe first
+    assert html.index('class="sev3" style="width:50%"') < html.index('class="sev1" style="width:50%"')
+    assert html.count('<span class="bar"><i style="width:100%">') == 2
+
+
+@pytest.mark.parametrize("elapsed_h, window_h, expected", [
+    (0, 5, 0), (1, 5, 20), (2.5, 5, 50), (5, 5, 100), (9, 5, 100), (-1, 5, 0), (1, 0, 100), (6, 24, 25),
+])
+def test_time_used(elapsed_h, window_h, expected):
+    from datetime import datetime, timezone
+
+    from responders.dashboard.web import time_used
+
+    start = datetime(2026, 11, 23, 8, tzinfo=timezone.utc)
+    now = start + timedelta(hours=elapsed_h)
+    assert time_used(start, start + timedelta(hours=window_h), now) == expected
+
+
 async def test_incident_page_shows_reasons_and_items(client):
     html = await (await client.get("/incidents/1")).text()
     assert "研判依据" in html and "重大（Ⅱ级）" in html and "死亡（含失踪）12人" in html
     assert "<script>" not in html
+    assert 'title="时限已用 20%"' in html  # the clock on each open deadline
     assert (await client.get("/incidents/999")).status == 404
     assert (await client.get("/incidents/abc")).status == 404
 

@@ -25,6 +25,23 @@ _env.filters["severity_zh"] = lambda v: Severity(v).zh
 _env.filters["roman"] = lambda v: Severity(v).roman
 
 
+def time_used(starts_at, due_at, now) -> int:
+    """How much of a deadline's window has gone, 0–100 %: the bar a duty officer reads at a glance."""
+    window = (due_at - starts_at).total_seconds()
+    if window <= 0:
+        return 100
+    return max(0, min(100, round(100 * (now - starts_at).total_seconds() / window)))
+
+
+def shares(counts: list[tuple], total: int | None = None) -> list[tuple]:
+    """(key, n, percent of the largest or of total) for CSS bar widths; percent is an int, never text."""
+    top = total or max((n for _, n in counts), default=0) or 1
+    return [(k, n, round(100 * n / top)) for k, n in counts]
+
+
+_env.filters["time_used"] = lambda d, now: time_used(d.starts_at, d.due_at, now)
+
+
 def render(name: str, **ctx) -> web.Response:
     return web.Response(text=_env.get_template(name).render(**ctx), content_type="text/html", charset="utf-8")
 
@@ -38,15 +55,18 @@ async def index(request: web.Request) -> web.Response:
         open_deadlines = await tx.deadlines.list(state="open", limit=500)
         counts = await tx.deadlines.counts(now)
         by_department = await tx.incidents.counts("department")
+        by_severity = await tx.incidents.counts("severity")
         alerts = await tx.outbox.list(limit=20)
     due_by_incident: dict[int, list] = {}
     for d in open_deadlines:
         due_by_incident.setdefault(d.incident_id, []).append(
             {"title": d.title, "due": fmt_local(d.due_at), "left": fmt_delta(d.due_at - now),
-             "overdue": d.due_at <= now, "soon": (d.due_at - now).total_seconds() < 7200}
+             "overdue": d.due_at <= now, "soon": (d.due_at - now).total_seconds() < 7200,
+             "used": time_used(d.starts_at, d.due_at, now)}
         )
     return render("index.html", incidents=incidents, due=due_by_incident, counts=counts,
-                  by_department=by_department, now=fmt_local(now), status=status, alerts=alerts)
+                  by_department=shares(by_department), now=fmt_local(now), status=status, alerts=alerts,
+                  by_severity=shares(sorted(by_severity, reverse=True), sum(n for _, n in by_severity)))
 
 
 async def incident_page(request: web.Request) -> web.Response:
