@@ -25,6 +25,7 @@ from monitor.settings import ConfigError
 from monitor.severity import SeverityPolicy, assess
 from monitor.taxonomy import Lexicons
 from monitor.terms import TermIndex
+from monitor.token_scores import SEP
 
 _SPACE = re.compile(r"\s+")
 
@@ -91,8 +92,13 @@ class Understander:
         if self.model is not None:
             out: list[Prediction] = []
             for start in range(0, len(texts), BATCH):  # batches that stay in the CPU caches
-                docs = [tokenize.cut(t[:MAX_CLASSIFY_CHARS]) for t in texts[start:start + BATCH]]
-                out += self.model.predict_tokens(docs)
+                batch = [t[:MAX_CLASSIFY_CHARS] for t in texts[start:start + BATCH]]
+                try:  # one tokenizer call for the batch: the separator is a token of its own
+                    if any(SEP in t for t in batch):
+                        raise ValueError("not a prepared text")
+                    out += self.model.predict_joined(tokenize.cut(SEP.join(batch)), len(batch))
+                except ValueError:  # a text holds the separator (or the tokenizer merged it): one call each
+                    out += self.model.predict_tokens([tokenize.cut(t) for t in batch])
             return out
         if self.keywords is not None:
             return [self.keywords.predict(t) for t in texts]
