@@ -106,6 +106,18 @@ def test_shared_data_matches_golden(name):
         assert_same(record(g, reasons_digest=True), want[(name, mid)], f"{name} {mid}")
 
 
+def test_prepare_matches_reference():
+    from monitor.understand import prepare, prepare_slow
+
+    pairs = [(r["title"], r["body"]) for r in _sample_rows()]
+    pairs += [("①２", "ａ\u3000b"), (None, None), ("", "\u3000１２３人死亡  \t"), ("㈠", "x¨"), ("\u3000", ""),
+              ("ＡＢＣ\u00a0ｘ", "\u2028一\x1c二\u3000\u3000三")]
+    if RAW.exists() and TRAIN.exists():
+        pairs += [(t, b) for _, t, b in shared_messages()]
+    for title, body in pairs:
+        assert prepare(title, body) == prepare_slow(title, body)
+
+
 # --------------------------------------------------------------------------- writing the fixtures
 def _pick_sample(messages: list[tuple[str, str, str]], n: int = 50) -> list[tuple[str, str, str]]:
     rng = random.Random(5)
