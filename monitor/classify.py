@@ -158,19 +158,37 @@ class DomainModel:
         gain = self._weighted()[cols, best[rows]] / norm[rows]
         keep = gain > 0
         rows, cols, gain = rows[keep], cols[keep], gain[keep]
-        order = np.lexsort((-gain, rows))
+        if n_docs < 1 << 16:  # lexsort as two stable sorts, the second a radix sort of 16-bit rows
+            order = np.argsort(-gain, kind="stable")
+            order = order[np.argsort(rows[order].astype(np.uint16), kind="stable")]
+        else:
+            order = np.lexsort((-gain, rows))
         rows, cols = rows[order], cols[order]
         # Rank within each document; a word repeated in a text appears several times, so take a few more.
         first = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1] if len(rows) else np.zeros(0, np.int64)
         rank = np.arange(len(rows)) - np.repeat(first, np.diff(np.r_[first, len(rows)]))
         pick = rank < top * 3
+        rows, cols = rows[pick], cols[pick]
+        # The first `top` distinct words of each document's picks (in numpy: no loop over occurrences).
+        _, first = np.unique(rows * np.int64(self._n_cols()) + cols, return_index=True)
+        first.sort()
+        rows, cols = rows[first], cols[first]
+        starts = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1] if len(rows) else np.zeros(0, np.int64)
+        rank = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+        pick = rank < top
+        rows, cols = rows[pick], cols[pick]
         vocab = self.vocabulary()
         out: list[list[str]] = [[] for _ in range(n_docs)]
-        for r, c in zip(rows[pick].tolist(), cols[pick].tolist()):
-            words = out[r]
-            if len(words) < top and vocab[c] not in words:
-                words.append(vocab[c])
+        if len(rows):
+            bounds = (np.flatnonzero(rows[1:] != rows[:-1]) + 1).tolist()
+            words = [vocab[c] for c in cols.tolist()]
+            starts = [0, *bounds]
+            for r, s, e in zip(rows[starts].tolist(), starts, [*bounds, len(words)]):
+                out[r] = words[s:e]
         return out
+
+    def _n_cols(self) -> int:
+        return self.weights.shape[0]
 
     def vocabulary(self) -> list[str]:
         if self._vocab is None:

@@ -21,12 +21,13 @@ from itertools import repeat
 
 import numpy as np
 
-from monitor.features import analyse, ngrams_of
+from monitor.features import KeyTable, analyse, ngrams_of
 
 SEP = "\n"  # separates messages in a joined batch: prepared texts never hold one
 MARGIN = 1e-6  # 7× the largest float32-vs-float64 difference measured on the shared data
 MAX_TOKENS = 1 << 20  # cache size; past it the cache starts afresh (bounded memory)
 _BITS = np.uint64(21)
+_MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
 class TokenScores:
@@ -36,7 +37,24 @@ class TokenScores:
         self.model = model
         self.n_labels = len(model.labels)
         self.wi = model._weighted()  # float32 (n_features, n_labels): idf × weight
+        self.cross = self._cross_table()
         self._reset()
+
+    def _cross_table(self):
+        """One hash table for the character 2- and 3-grams (their keys never collide, see ngrams_of),
+        with each feature's row laid out as the char part of a cache row: contribution, 0, idf², 1."""
+        f = self.model.featurizer
+        _, char_table, _ = f.tables()
+        parts = [char_table[n][1] for n in (2, 3) if n in char_table]
+        if set(f.orders) - {1, 2, 3} or not parts:
+            return None
+        cols = np.concatenate(parts) + len(f.words)
+        L = self.n_labels
+        ext = np.zeros((len(cols), L + 3))
+        ext[:, :L] = self.wi[cols]
+        ext[:, L + 1] = f.idf2[cols]
+        ext[:, L + 2] = 1
+        return _Filtered(f.char_keys[cols - len(f.words)]), ext
 
     def _reset(self) -> None:
         self.ids: dict[str, int] = {SEP: 0}
@@ -47,15 +65,17 @@ class TokenScores:
         self.keep = np.zeros(1024, bool)
         self.wcol = np.full(1024, -1, np.int64)
         self.length = np.zeros(1024, np.int64)
-        self.head = np.zeros((1024, 2), np.uint64)  # first two code points (0 = none)
-        self.tail = np.zeros((1024, 2), np.uint64)  # last two code points: [-2], [-1]
+        self.first = np.zeros(1024, np.uint64)  # first code point
+        self.second = np.zeros(1024, np.uint64)  # second code point (0 = none)
+        self.last = np.zeros(1024, np.uint64)  # last code point
+        self.last2 = np.zeros(1024, np.uint64)  # key of the last two code points (0 = one character)
 
     def _grow(self, need: int) -> None:
         cap = len(self.keep)
         if need <= cap:
             return
         new = max(need, cap * 2)
-        for name in ("rows", "keep", "wcol", "length", "head", "tail"):
+        for name in ("rows", "keep", "wcol", "length", "first", "second", "last", "last2"):
             old = getattr(self, name)
             arr = np.zeros((new, *old.shape[1:]), old.dtype)
             if name == "wcol":
@@ -107,13 +127,14 @@ class TokenScores:
             rows[tid] += block
         # First and last two code points of every token.
         if len(a.codes):
-            starts = np.cumsum(lengths[present]) - lengths[present]
-            ends = starts + lengths[present]
             ln = lengths[present]
-            self.head[tid, 0] = a.codes[starts]
-            self.head[tid, 1] = np.where(ln >= 2, a.codes[np.minimum(starts + 1, ends - 1)], 0)
-            self.tail[tid, 1] = a.codes[ends - 1]
-            self.tail[tid, 0] = np.where(ln >= 2, a.codes[np.maximum(ends - 2, starts)], 0)
+            starts = np.cumsum(ln) - ln
+            ends = starts + ln
+            two = ln >= 2
+            self.first[tid] = a.codes[starts]
+            self.second[tid] = np.where(two, a.codes[np.minimum(starts + 1, ends - 1)], 0)
+            self.last[tid] = a.codes[ends - 1]
+            self.last2[tid] = np.where(two, (a.codes[np.maximum(ends - 2, starts)] << _BITS) | a.codes[ends - 1], 0)
         for i, t in enumerate(tokens):
             self.ids[t] = start + i
         self.size = start + n
@@ -142,41 +163,29 @@ class TokenScores:
         if len(kid):
             starts = np.flatnonzero(np.r_[True, kdoc[1:] != kdoc[:-1]])
             acc[kdoc[starts]] = np.add.reduceat(self.rows[kid], starts, axis=0)
-        # Character n-grams across the boundary of two consecutive kept tokens of one document.
-        if len(kid) > 1:
+        # Character n-grams across the boundary of two consecutive kept tokens of one document: the
+        # bigram of the characters either side, the trigram ending and the one starting just after the
+        # boundary's first character (a trigram spanning two boundaries is counted at its first one).
+        if len(kid) > 1 and self.cross is not None:
+            table, ext = self.cross
+            left, right = kid[:-1], kid[1:]
             same = kdoc[1:] == kdoc[:-1]
-            left, right = kid[:-1][same], kid[1:][same]
-            bdoc = kdoc[:-1][same]
-            # The character after the first one past the boundary: the right token's second, or the
-            # first of the kept token after it (same document) when the right token has one character.
-            after = np.zeros(len(kid), np.uint64)
-            after[:-1] = np.where(kdoc[1:] == kdoc[:-1], self.head[kid[1:], 0], 0)
-            nxt = after[1:][same]
-            r1 = self.head[right, 0]
-            r2 = np.where(self.length[right] >= 2, self.head[right, 1], nxt)
-            l1, l2 = self.tail[left, 1], self.tail[left, 0]
-            parts = [(2, bdoc, (l1 << _BITS) | r1)]
-            has = l2 > 0
-            parts.append((3, bdoc[has], (((l2[has] << _BITS) | l1[has]) << _BITS) | r1[has]))
-            has = r2 > 0
-            parts.append((3, bdoc[has], (((l1[has] << _BITS) | r1[has]) << _BITS) | r2[has]))
-            _, char_table, _ = f.tables()
-            offset = len(f.words)
-            idf2 = f.idf2
-            for order, d, keys in parts:
-                if order not in char_table or not len(keys):
-                    continue
-                table, cols = char_table[order]
-                found = table.lookup(keys)
-                ok = found >= 0
-                d, c = d[ok], cols[found[ok]] + offset
-                if not len(d):
-                    continue
+            l1, r1 = self.last[left], self.first[right]
+            # The character after the right token's first: its second, or the next kept token's first.
+            after = np.zeros(len(right), np.uint64)
+            after[:-1] = np.where(same[1:], self.first[kid[2:]], 0)
+            r2 = np.where(self.length[right] >= 2, self.second[right], after)
+            keys = np.empty((len(right), 3), np.uint64)
+            keys[:, 0] = (l1 << _BITS) | r1
+            l2 = self.last2[left]
+            keys[:, 1] = np.where(l2 > 0, (l2 << _BITS) | r1, 0)
+            keys[:, 2] = np.where(r2 > 0, (keys[:, 0] << _BITS) | r2, 0)
+            keys = keys[same].ravel()
+            ok, found = table.lookup(keys)
+            if len(ok):
+                d = kdoc[:-1][same][ok // 3]
                 starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
-                docs = d[starts]
-                acc[docs, L:2 * L] += np.add.reduceat(self.wi[c].astype(np.float64), starts, axis=0)
-                acc[docs, 2 * L + 1] += np.add.reduceat(idf2[c], starts)
-                acc[docs, 2 * L + 2] += np.diff(np.r_[starts, len(d)])
+                acc[d[starts], L:] += np.add.reduceat(ext[found], starts, axis=0)
         wsq, csq = acc[:, 2 * L], acc[:, 2 * L + 1]
         wnorm = np.where(wsq > 0, np.sqrt(wsq), 1.0)
         cnorm = np.where(csq > 0, np.sqrt(csq), 1.0)
@@ -186,6 +195,27 @@ class TokenScores:
         wc = self.wcol[kid]
         hit = wc >= 0
         return decision, wnorm, seen, kdoc[hit], wc[hit]
+
+
+class _Filtered:
+    """A KeyTable behind a one-byte-per-bucket filter: nearly 9 in 10 boundary n-grams are no feature,
+    and most of them are rejected by one gather instead of a probe sequence."""
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self.table = KeyTable(keys)
+        self.bits = np.uint64(64 - 20)
+        self.filter = np.zeros(1 << 20, bool)
+        self.filter[self._bucket(self.table.keys)] = True
+
+    def _bucket(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * _MUL) >> self.bits).astype(np.int64)
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions of the keys found, their index in the table)."""
+        maybe = np.flatnonzero(self.filter[self._bucket(keys)])
+        found = self.table.lookup(keys[maybe])
+        hit = found >= 0
+        return maybe[hit], found[hit]
 
 
 def borderline(probs: np.ndarray, best: np.ndarray, margin: float = MARGIN) -> np.ndarray:
