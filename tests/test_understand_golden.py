@@ -34,8 +34,11 @@ _XLSX = (("tipdm2020C_fj2_testphase2801_unlabeled.xlsx", 2, 4), ("tipdm2020C_fj3
 
 
 def understander(name: str):
+    from monitor import tokenize
     from monitor.jurisdiction import load_jurisdiction
     from monitor.understand import Understander
+
+    tokenize.reset()  # other tests load lexicons from other folders, which shifts the segmentation
 
     return Understander.load(ROOT / "config" / "lexicons",
                              load_jurisdiction(ROOT / "config" / "jurisdictions" / f"{name}.yaml"), 0.35)
