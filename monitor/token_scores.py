@@ -17,15 +17,13 @@ within `MARGIN`, is scored again by the reference: the output is identical (test
 
 from __future__ import annotations
 
-from itertools import repeat
-
 import numpy as np
 
 from monitor.features import KeyTable, analyse, ngrams_of
 
 SEP = "\n"  # separates messages in a joined batch: prepared texts never hold one
 MARGIN = 1e-6  # 7× the largest float32-vs-float64 difference measured on the shared data
-MAX_TOKENS = 1 << 20  # cache size; past it the cache starts afresh (bounded memory)
+MAX_TOKENS = 1 << 18  # cache size (~40 MB); past it the cache starts afresh (bounded memory)
 _BITS = np.uint64(21)
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 
@@ -57,7 +55,8 @@ class TokenScores:
         return _Filtered(f.char_keys[cols - len(f.words)]), ext
 
     def _reset(self) -> None:
-        self.ids: dict[str, int] = {SEP: 0}
+        self.table = _Growing()
+        self.table.insert(_hashes([SEP]), np.zeros(1, np.int64))
         self.size = 1
         L = self.n_labels
         # row: word contribution (L), char contribution (L), word idf², char idf², hits
@@ -135,21 +134,22 @@ class TokenScores:
             self.second[tid] = np.where(two, a.codes[np.minimum(starts + 1, ends - 1)], 0)
             self.last[tid] = a.codes[ends - 1]
             self.last2[tid] = np.where(two, (a.codes[np.maximum(ends - 2, starts)] << _BITS) | a.codes[ends - 1], 0)
-        for i, t in enumerate(tokens):
-            self.ids[t] = start + i
         self.size = start + n
 
     def token_ids(self, tokens: list[str]) -> np.ndarray:
+        """Cache row of each token. Tokens are told apart by Python's 64-bit string hash, looked up in a
+        numpy hash table: the loads of all tokens overlap, where a dict would fetch each key in turn
+        (the reference, too, tells words of more than three characters apart by a 64-bit hash)."""
         if self.size > MAX_TOKENS:
             self._reset()
-        get = self.ids.get
-        ids = np.fromiter(map(get, tokens, repeat(-1)), np.int64, len(tokens))
+        keys = _hashes(tokens)
+        ids = self.table.lookup(keys)
         missing = np.flatnonzero(ids < 0)
         if len(missing):
-            new = list(dict.fromkeys([tokens[i] for i in missing.tolist()]))
-            self._add(new)
-            ids[missing] = np.fromiter(map(self.ids.__getitem__, [tokens[i] for i in missing.tolist()]),
-                                       np.int64, len(missing))
+            new_keys, first = np.unique(keys[missing], return_index=True)
+            self._add([tokens[i] for i in missing[first].tolist()])
+            self.table.insert(new_keys, np.arange(self.size - len(new_keys), self.size))
+            ids[missing] = self.table.lookup(keys[missing])
         return ids
 
     def scores(self, ids: np.ndarray, doc: np.ndarray, n_docs: int):
@@ -195,6 +195,42 @@ class TokenScores:
         wc = self.wcol[kid]
         hit = wc >= 0
         return decision, wnorm, seen, kdoc[hit], wc[hit]
+
+
+def _hashes(tokens: list[str]) -> np.ndarray:
+    """A 64-bit key per token: Python's string hash, mixed with the length because the hash reads the
+    string's buffer, and "sb" (bytes 73 62) and "扳" (U+6273) have the same buffer."""
+    keys = np.fromiter(map(hash, tokens), np.int64, len(tokens)).view(np.uint64)
+    keys ^= np.fromiter(map(len, tokens), np.int64, len(tokens)).view(np.uint64) * _MUL
+    keys[keys == 0] = _ZERO  # 0 marks an empty slot
+    return keys
+
+
+_ZERO = np.uint64(0x5BD1E9955BD1E995)
+
+
+class _Growing(KeyTable):
+    """A KeyTable that takes new keys (with their values) and doubles when a third full."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        super().__init__(np.zeros(0, np.uint64))
+
+    def insert(self, keys: np.ndarray, values: np.ndarray) -> None:
+        if (self.count + len(keys)) * 3 > len(self.slots):
+            used = self.slots != 0
+            old_keys, old_values = self.slots[used], self.values[used]
+            self.bits = max(self.bits, int(np.ceil(np.log2((self.count + len(keys)) * 6))))
+            self.mask = np.int64((1 << self.bits) - 1)
+            self.slots = np.zeros(1 << self.bits, np.uint64)
+            self.values = np.full(1 << self.bits, -1, np.int32)
+            self.count = 0
+            self._place(old_keys, old_values)
+        self._place(keys, values)
+
+    def _place(self, keys: np.ndarray, values: np.ndarray) -> None:
+        super()._place(keys, values)
+        self.count += len(keys)
 
 
 class _Filtered:
