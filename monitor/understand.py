@@ -74,6 +74,7 @@ def _fold(match: re.Match) -> str:
 
 
 _POLICY_MARKERS = ("政策解读", "印发", "实施办法", "管理办法", "通知》", "意见》", "条例", "暂行规定", "实施方案》")
+_POLICY = re.compile("|".join(map(re.escape, _POLICY_MARKERS)))  # one scan of the title instead of nine
 MAX_CLASSIFY_CHARS = 1200  # longer messages are classified on their beginning (segmentation is the cost)
 BATCH = 1000
 
@@ -143,7 +144,7 @@ class Understander:
         areas = self.lexicons.areas(found)
         topics = self.lexicons.topics(found, prediction.label, prediction.confidence)
         severity = assess(text, list(areas), self.severity_policy)
-        kind = "policy" if any(m in title for m in _POLICY_MARKERS) else "incident"
+        kind = "policy" if _POLICY.search(title) else "incident"
         route = self.router.route(text, prediction.label, prediction.confidence, kind, list(areas), list(topics),
                                   found, emergency=severity.facts.any)
         reasons: list[Reason] = [*prediction.reasons, *route.reasons, *severity.reasons]

@@ -64,3 +64,11 @@ def test_cache_starts_afresh(model, texts, monkeypatch):
     assert scorer.size > 50
     again = scorer.token_ids(docs[0])  # past the bound: a new cache
     assert scorer.size <= len(set(docs[0])) + 1 and len(again) == len(docs[0]) and len(first)
+
+
+def test_same_buffer_different_tokens(model):
+    # Python's str hash reads the buffer: "sb" (73 62) and "扳" (U+6273) hash alike; the key must not.
+    scorer = TokenScores(model)
+    tokens = ["sb", "扳", "XX", "塘", "HY", "奈", "", "\n", "sb"]
+    ids = scorer.token_ids(tokens).tolist()
+    assert len(set(ids[:8])) == 8 and ids[0] == ids[8] and ids[7] == 0
