@@ -26,6 +26,7 @@ MARGIN = 1e-6  # 7× the largest float32-vs-float64 difference measured on the s
 MAX_TOKENS = 1 << 18  # cache size (~40 MB); past it the cache starts afresh (bounded memory)
 _BITS = np.uint64(21)
 _MUL = np.uint64(0x9E3779B97F4A7C15)
+_FIRST, _SECOND, _LAST, _LAST2, _LEN = range(5)
 
 
 class TokenScores:
@@ -63,18 +64,16 @@ class TokenScores:
         self.rows = np.zeros((1024, 2 * L + 3))
         self.keep = np.zeros(1024, bool)
         self.wcol = np.full(1024, -1, np.int64)
-        self.length = np.zeros(1024, np.int64)
-        self.first = np.zeros(1024, np.uint64)  # first code point
-        self.second = np.zeros(1024, np.uint64)  # second code point (0 = none)
-        self.last = np.zeros(1024, np.uint64)  # last code point
-        self.last2 = np.zeros(1024, np.uint64)  # key of the last two code points (0 = one character)
+        # Per token, side by side (one gather per kept token): first, second code point (0 = none), last,
+        # key of the last two (0 = one character), length.
+        self.edge = np.zeros((1024, 5), np.uint64)
 
     def _grow(self, need: int) -> None:
         cap = len(self.keep)
         if need <= cap:
             return
         new = max(need, cap * 2)
-        for name in ("rows", "keep", "wcol", "length", "first", "second", "last", "last2"):
+        for name in ("rows", "keep", "wcol", "edge"):
             old = getattr(self, name)
             arr = np.zeros((new, *old.shape[1:]), old.dtype)
             if name == "wcol":
@@ -96,7 +95,7 @@ class TokenScores:
         lengths = np.fromiter(map(len, tokens), np.int64, n)
         present = np.flatnonzero(lengths > 0)  # analyse's token i is present[i]
         tid = idx[present]
-        self.length[idx] = lengths
+        self.edge[idx, _LEN] = lengths
         keep = a.keep
         self.keep[tid] = keep
         rows = self.rows
@@ -130,10 +129,11 @@ class TokenScores:
             starts = np.cumsum(ln) - ln
             ends = starts + ln
             two = ln >= 2
-            self.first[tid] = a.codes[starts]
-            self.second[tid] = np.where(two, a.codes[np.minimum(starts + 1, ends - 1)], 0)
-            self.last[tid] = a.codes[ends - 1]
-            self.last2[tid] = np.where(two, (a.codes[np.maximum(ends - 2, starts)] << _BITS) | a.codes[ends - 1], 0)
+            self.edge[tid, _FIRST] = a.codes[starts]
+            self.edge[tid, _SECOND] = np.where(two, a.codes[np.minimum(starts + 1, ends - 1)], 0)
+            self.edge[tid, _LAST] = a.codes[ends - 1]
+            self.edge[tid, _LAST2] = np.where(two, (a.codes[np.maximum(ends - 2, starts)] << _BITS)
+                                              | a.codes[ends - 1], 0)
         self.size = start + n
 
     def token_ids(self, tokens: list[str]) -> np.ndarray:
@@ -168,16 +168,17 @@ class TokenScores:
         # boundary's first character (a trigram spanning two boundaries is counted at its first one).
         if len(kid) > 1 and self.cross is not None:
             table, ext = self.cross
-            left, right = kid[:-1], kid[1:]
+            edge = self.edge[kid]
+            left, right = edge[:-1], edge[1:]
             same = kdoc[1:] == kdoc[:-1]
-            l1, r1 = self.last[left], self.first[right]
+            l1, r1 = left[:, _LAST], right[:, _FIRST]
             # The character after the right token's first: its second, or the next kept token's first.
             after = np.zeros(len(right), np.uint64)
-            after[:-1] = np.where(same[1:], self.first[kid[2:]], 0)
-            r2 = np.where(self.length[right] >= 2, self.second[right], after)
+            after[:-1] = np.where(same[1:], edge[2:, _FIRST], 0)
+            r2 = np.where(right[:, _LEN] >= 2, right[:, _SECOND], after)
             keys = np.empty((len(right), 3), np.uint64)
             keys[:, 0] = (l1 << _BITS) | r1
-            l2 = self.last2[left]
+            l2 = left[:, _LAST2]
             keys[:, 1] = np.where(l2 > 0, (l2 << _BITS) | r1, 0)
             keys[:, 2] = np.where(r2 > 0, (keys[:, 0] << _BITS) | r2, 0)
             keys = keys[same].ravel()
