@@ -86,34 +86,38 @@ class DomainModel:
         if not docs:
             return []
         n = len(docs)
-        lengths = np.fromiter(map(len, docs), np.int64, n)
-        ids = self.scorer().token_ids(list(chain.from_iterable(docs)))
-        doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        return self._predict(ids, doc, n, explain, docs.__getitem__)
+        doc = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, docs), np.int64, n))
+        scorer = self.scorer()
+        with scorer.lock:  # the cache grows and may start afresh: ids and scores from one state
+            scored = scorer.scores(scorer.token_ids(list(chain.from_iterable(docs))), doc, n)
+        return self._predict(scored, n, explain, docs.__getitem__)
 
     def predict_joined(self, tokens: list[str], n_docs: int, explain: bool = True) -> list[Prediction]:
         """The same as `predict_tokens` for the segmentation of `SEP.join(texts)`: one tokenizer call per
         batch instead of one per message. The texts must not contain SEP (a prepared text never does)."""
         if not n_docs:
             return []
-        ids = self.scorer().token_ids(tokens)
-        sep = ids == 0
-        bounds = np.flatnonzero(sep)
-        if len(bounds) != n_docs - 1:
-            raise ValueError(f"{len(bounds) + 1} segments for {n_docs} texts: a text holds a separator")
-        doc = np.cumsum(sep) - sep
+        scorer = self.scorer()
+        with scorer.lock:  # the cache grows and may start afresh: ids and scores from one state
+            ids = scorer.token_ids(tokens)
+            sep = ids == 0
+            bounds = np.flatnonzero(sep)
+            if len(bounds) != n_docs - 1:
+                raise ValueError(f"{len(bounds) + 1} segments for {n_docs} texts: a text holds a separator")
+            doc = np.cumsum(sep) - sep
+            words = ~sep
+            scored = scorer.scores(ids[words], doc[words], n_docs)
         starts = np.r_[0, bounds + 1].tolist()
         ends = np.r_[bounds, len(tokens)].tolist()
-        words = ~sep
-        return self._predict(ids[words], doc[words], n_docs, explain, lambda i: tokens[starts[i]:ends[i]])
+        return self._predict(scored, n_docs, explain, lambda i: tokens[starts[i]:ends[i]])
 
     def scorer(self) -> TokenScores:
         if self._scores is None:
             self._scores = TokenScores(self)
         return self._scores
 
-    def _predict(self, ids: np.ndarray, doc: np.ndarray, n: int, explain: bool, tokens_of) -> list[Prediction]:
-        decision, wnorm, seen, wdoc, wcol = self.scorer().scores(ids, doc, n)
+    def _predict(self, scored: tuple, n: int, explain: bool, tokens_of) -> list[Prediction]:
+        decision, wnorm, seen, wdoc, wcol = scored
         probs = self.probabilities(decision)
         best = probs.argmax(axis=1)
         confidence = np.where(seen, probs[np.arange(n), best], 0.0)

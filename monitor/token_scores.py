@@ -17,6 +17,8 @@ within `MARGIN`, is scored again by the reference: the output is identical (test
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from monitor.features import KeyTable, analyse, ngrams_of
@@ -37,6 +39,7 @@ class TokenScores:
         self.n_labels = len(model.labels)
         self.wi = model._weighted()  # float32 (n_features, n_labels): idf × weight
         self.cross = self._cross_table()
+        self.lock = threading.Lock()
         self._reset()
 
     def _cross_table(self):
