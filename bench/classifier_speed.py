@@ -94,13 +94,51 @@ def main() -> int:
         print(f"classify after tokenizing (batch {batch}): {n / s:9.0f} msg/s   (CPU time: {n / CPU[0]:9.0f})")
     s = best(lambda: [model.predict_tokens(docs[i:i + 1000]) for i in range(0, n, 1000)], args.repeat)
     print(f"classify with reasons (batch 1000):   {n / s:9.0f} msg/s   (CPU time: {n / CPU[0]:9.0f})")
+    s = best(lambda: [model.predict_reference(docs[i:i + 1000], explain=False) for i in range(0, n, 1000)],
+             args.repeat)
+    print(f"  reference scoring (batch 1000):     {n / s:9.0f} msg/s   (CPU time: {n / CPU[0]:9.0f})")
     settings_lex = ROOT / "config" / "lexicons"
     understander = Understander.load(settings_lex, load_jurisdiction(Path(args.jurisdiction)), 0.35)
     s = best(lambda: [understander.understand_many(pairs[i:i + 1000]) for i in range(0, n, 1000)], args.repeat)
     print(f"understand_many end to end (batch 1000): {n / s:9.0f} msg/s   (CPU time: {n / CPU[0]:9.0f})  "
-          f"({Path(args.jurisdiction).name})")
+          f"({Path(args.jurisdiction).name}; {s / n * 1e6:.0f} µs per message)")
+    stages(understander, pairs, args.repeat)
     return 0
 
+
+def stages(u, pairs: list[tuple[str, str]], repeat: int) -> None:
+    """µs per message of each stage of understand_many, batches of 1,000 (best of `repeat` each)."""
+    from monitor import tokenize
+    from monitor.severity import assess
+    from monitor.token_scores import SEP
+    from monitor.understand import MAX_CLASSIFY_CHARS, prepare
+
+    n = len(pairs)
+    batches = [pairs[i:i + 1000] for i in range(0, n, 1000)]
+    texts = [[prepare(t, b) for t, b in batch] for batch in batches]
+    cut = [tokenize.cut(SEP.join(t[:MAX_CLASSIFY_CHARS] for t in batch)) for batch in texts]
+    preds = [u.model.predict_joined(tokens, len(batch)) for tokens, batch in zip(cut, texts)]
+    found = [[u.index.find(t) for t in batch] for batch in texts]
+    areas = [[list(u.lexicons.areas(f)) for f in batch] for batch in found]
+    severity = [[assess(t, a, u.severity_policy) for t, a in zip(*b)] for b in zip(texts, areas)]
+    steps = [
+        ("prepare (normalise)", lambda: [[prepare(t, b) for t, b in batch] for batch in batches]),
+        ("segment (one call per batch)",
+         lambda: [tokenize.cut(SEP.join(t[:MAX_CLASSIFY_CHARS] for t in batch)) for batch in texts]),
+        ("classify with reasons", lambda: [u.model.predict_joined(c, len(b)) for c, b in zip(cut, texts)]),
+        ("find terms", lambda: [[u.index.find(t) for t in batch] for batch in texts]),
+        ("grade severity", lambda: [[assess(t, a, u.severity_policy) for t, a in zip(*b)] for b in zip(texts, areas)]),
+        ("route", lambda: [[u.router.route(t, p.label, p.confidence, "incident", a, (), f, emergency=s.facts.any)
+                            for t, p, a, f, s in zip(*b)] for b in zip(texts, preds, areas, found, severity)]),
+    ]
+    inside = 0.0  # find, grade and route run inside _one
+    for name, fn in steps:
+        us = best(fn, repeat) / n * 1e6
+        inside += us if name in ("find terms", "grade severity", "route") else 0.0
+        print(f"  {name:34s} {us:6.1f} µs")
+    one = best(lambda: [[u._one(t[0] or "", x, p) for t, x, p in zip(*b)] for b in zip(batches, texts, preds)],
+               repeat) / n * 1e6
+    print(f"  {'flags, reasons, the Understanding':34s} {one - inside:6.1f} µs  (the per-message part: {one:.1f} µs)")
 
 if __name__ == "__main__":
     raise SystemExit(main())

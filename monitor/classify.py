@@ -14,6 +14,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ import yaml
 
 from monitor.features import Featurizer
 from monitor.model import Reason
+from monitor.token_scores import TokenScores, borderline
 
 UNKNOWN = "其他"
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "domain.npz"
@@ -50,6 +52,7 @@ class DomainModel:
     meta: dict = field(default_factory=dict)
     _vocab: list[str] | None = field(default=None, repr=False)
     _wi: np.ndarray | None = field(default=None, repr=False)
+    _scores: TokenScores | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ scoring
     def decision(self, docs: list[list[str]]) -> np.ndarray:
@@ -82,6 +85,53 @@ class DomainModel:
         """Label, calibrated confidence and (with `explain`) the words that decided, per token list."""
         if not docs:
             return []
+        n = len(docs)
+        doc = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, docs), np.int64, n))
+        scorer = self.scorer()
+        with scorer.lock:  # the cache grows and may start afresh: ids and scores from one state
+            scored = scorer.scores(scorer.token_ids(list(chain.from_iterable(docs))), doc, n)
+        return self._predict(scored, n, explain, docs.__getitem__)
+
+    def predict_joined(self, tokens: list[str], n_docs: int, explain: bool = True) -> list[Prediction]:
+        """The same as `predict_tokens` for the segmentation of `SEP.join(texts)`: one tokenizer call per
+        batch instead of one per message. The texts must not contain SEP (a prepared text never does)."""
+        if not n_docs:
+            return []
+        scorer = self.scorer()
+        with scorer.lock:  # the cache grows and may start afresh: ids and scores from one state
+            ids = scorer.token_ids(tokens)
+            sep = ids == 0
+            bounds = np.flatnonzero(sep)
+            if len(bounds) != n_docs - 1:
+                raise ValueError(f"{len(bounds) + 1} segments for {n_docs} texts: a text holds a separator")
+            doc = np.cumsum(sep) - sep
+            words = ~sep
+            scored = scorer.scores(ids[words], doc[words], n_docs)
+        starts = np.r_[0, bounds + 1].tolist()
+        ends = np.r_[bounds, len(tokens)].tolist()
+        return self._predict(scored, n_docs, explain, lambda i: tokens[starts[i]:ends[i]])
+
+    def scorer(self) -> TokenScores:
+        if self._scores is None:
+            self._scores = TokenScores(self)
+        return self._scores
+
+    def _predict(self, scored: tuple, n: int, explain: bool, tokens_of) -> list[Prediction]:
+        decision, wnorm, seen, wdoc, wcol = scored
+        probs = self.probabilities(decision)
+        best = probs.argmax(axis=1)
+        confidence = np.where(seen, probs[np.arange(n), best], 0.0)
+        redo = np.flatnonzero(borderline(probs, best) & seen).tolist()
+        out = self._predictions(best, confidence, self._evidence(wdoc, wcol, wnorm, best, n) if explain else None)
+        if redo:  # too close to a rounding boundary or a tie: the reference decides (see token_scores)
+            for i, p in zip(redo, self.predict_reference([tokens_of(i) for i in redo], explain)):
+                out[i] = p
+        return out
+
+    def predict_reference(self, docs: list[list[str]], explain: bool = True) -> list[Prediction]:
+        """The reference implementation: every feature occurrence gathered and summed per n-gram order."""
+        if not docs:
+            return []
         occ = self.featurizer.occurrences(docs)
         probs = self.probabilities(self._decision(occ))
         best = probs.argmax(axis=1)
@@ -91,9 +141,13 @@ class DomainModel:
         for seg in occ.segments:
             seen[seg.rows] = True
         confidence = np.where(seen, confidence, 0.0)
-        if not explain:
+        words = occ.segments[0]
+        evidence = self._evidence(words.rows, words.cols, occ.norms[0], best, occ.n_docs) if explain else None
+        return self._predictions(best, confidence, evidence)
+
+    def _predictions(self, best: np.ndarray, confidence: np.ndarray, evidence) -> list[Prediction]:
+        if evidence is None:
             return [Prediction(self.labels[k], round(float(p), 4), ()) for k, p in zip(best, confidence)]
-        evidence = self._evidence(occ, best)
         out = []
         for k, p, words in zip(best.tolist(), confidence.tolist(), evidence):
             label = self.labels[k]
@@ -101,26 +155,44 @@ class DomainModel:
             out.append(Prediction(label, round(p, 4), (Reason("classify", text),)))
         return out
 
-    def _evidence(self, occ, best: np.ndarray, top: int = 5) -> list[list[str]]:
-        """The words that pushed each document hardest towards its predicted label."""
-        seg = occ.segments[0]
-        rows, cols = seg.rows, seg.cols
-        gain = self._weighted()[cols, best[rows]] / occ.norms[0][rows]
+    def _evidence(self, rows: np.ndarray, cols: np.ndarray, norm: np.ndarray, best: np.ndarray, n_docs: int,
+                  top: int = 5) -> list[list[str]]:
+        """The words that pushed each document hardest towards its predicted label (word occurrences
+        `rows`, `cols` in text order; `norm` the documents' word-block norms)."""
+        gain = self._weighted()[cols, best[rows]] / norm[rows]
         keep = gain > 0
         rows, cols, gain = rows[keep], cols[keep], gain[keep]
-        order = np.lexsort((-gain, rows))
+        if n_docs < 1 << 16:  # lexsort as two stable sorts, the second a radix sort of 16-bit rows
+            order = np.argsort(-gain, kind="stable")
+            order = order[np.argsort(rows[order].astype(np.uint16), kind="stable")]
+        else:
+            order = np.lexsort((-gain, rows))
         rows, cols = rows[order], cols[order]
         # Rank within each document; a word repeated in a text appears several times, so take a few more.
         first = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1] if len(rows) else np.zeros(0, np.int64)
         rank = np.arange(len(rows)) - np.repeat(first, np.diff(np.r_[first, len(rows)]))
         pick = rank < top * 3
+        rows, cols = rows[pick], cols[pick]
+        # The first `top` distinct words of each document's picks (in numpy: no loop over occurrences).
+        _, first = np.unique(rows * np.int64(self._n_cols()) + cols, return_index=True)
+        first.sort()
+        rows, cols = rows[first], cols[first]
+        starts = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1] if len(rows) else np.zeros(0, np.int64)
+        rank = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+        pick = rank < top
+        rows, cols = rows[pick], cols[pick]
         vocab = self.vocabulary()
-        out: list[list[str]] = [[] for _ in range(occ.n_docs)]
-        for r, c in zip(rows[pick].tolist(), cols[pick].tolist()):
-            words = out[r]
-            if len(words) < top and vocab[c] not in words:
-                words.append(vocab[c])
+        out: list[list[str]] = [[] for _ in range(n_docs)]
+        if len(rows):
+            bounds = (np.flatnonzero(rows[1:] != rows[:-1]) + 1).tolist()
+            words = [vocab[c] for c in cols.tolist()]
+            starts = [0, *bounds]
+            for r, s, e in zip(rows[starts].tolist(), starts, [*bounds, len(words)]):
+                out[r] = words[s:e]
         return out
+
+    def _n_cols(self) -> int:
+        return self.weights.shape[0]
 
     def vocabulary(self) -> list[str]:
         if self._vocab is None:

@@ -55,6 +55,11 @@ class KeyTable:
         self.keys = keys
         self.slots = np.zeros(size, np.uint64)  # 0 = empty (no key is 0)
         self.values = np.full(size, -1, np.int32)
+        self._place(keys, np.arange(len(keys)))
+
+    def _place(self, keys: np.ndarray, values: np.ndarray) -> None:
+        """Linear probing, all keys at once: each round, every key tries its next slot; of those trying
+        the same free slot, the first takes it."""
         home = self._home(keys)
         pending = np.arange(len(keys))
         probe = 0
@@ -65,7 +70,7 @@ class KeyTable:
             taken, first = np.unique(cand_slot, return_index=True)
             chosen = cand[first]
             self.slots[taken] = keys[chosen]
-            self.values[taken] = chosen
+            self.values[taken] = values[chosen]
             placed = np.zeros(len(keys), bool)
             placed[chosen] = True
             pending = pending[~placed[pending]]

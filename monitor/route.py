@@ -93,6 +93,11 @@ class Router:
             for topic in d.topics:
                 self._by_topic.setdefault(topic, []).append(d)
         self._order = {d.name: i for i, d in enumerate(j.departments)}
+        # Jurisdiction.department scans the list: the same first match, as a dict.
+        self._department: dict[str, Department] = {}
+        for d in j.departments:
+            for name in (d.name, *d.aliases):
+                self._department.setdefault(name, d)
 
     # ------------------------------------------------------------------ public
     def route(self, text: str, domain: str = "", confidence: float = 1.0, kind: str = "incident",
@@ -117,7 +122,7 @@ class Router:
         others = [d for d in ranked[1:] if votes[d] >= CO_MIN_VOTES][:MAX_CO]
         ambiguous = votes[lead] < MIN_LEAD_VOTES or len(ranked) > 1 and votes[lead] - votes[ranked[1]] < TIE_MARGIN \
             and (lead not in named or ranked[1] in named)
-        function = self.j.department(lead).key
+        function = self._dept(lead).key
         if outside and where is None:
             reasons.insert(0, Reason("route", f"事发地「{'、'.join(outside)}」不在{self.j.name}：交「{self.j.office}」"
                                                f"核实转办（主管部门应为「{lead}」）"))
@@ -136,6 +141,10 @@ class Router:
                              self._names(where), votes)
 
     # ------------------------------------------------------------------ departments
+    def _dept(self, name: str) -> Department | None:
+        d = self._department.get(name)
+        return d if d is not None else self.j.department(name)
+
     def _votes(self, found, domain, confidence, areas, topics, emergency=False):
         votes: dict[str, float] = {}
         why: dict[str, list[str]] = {}
@@ -153,7 +162,7 @@ class Router:
             elif kind == "kw":
                 vote(name, W_KEYWORD * min(len(terms), 4), "关键词 " + "、".join(terms[:4]))
             elif kind == "pilot":
-                d = self.j.department(name)
+                d = self._dept(name)
                 basis = f"（{d.basis}）" if d and d.basis else ""
                 vote(name, W_PILOT * min(len(terms), 2), "试点领域 " + "、".join(terms[:2]) + basis)
         for d in self._by_domain.get(domain, ()):
@@ -182,7 +191,7 @@ class Router:
                                  [Reason("route", f"政策文件：未识别起草部门，交「{self.j.office}」研判")], True,
                                  "policy", self.j.level, "", [], votes)
         return RouteDecision(lead, [], self.j.name, [Reason("route", reason)], False, "policy", self.j.level,
-                             self.j.department(lead).key, [], votes)
+                             self._dept(lead).key, [], votes)
 
     def _localise(self, lead: str, others: list[str], where: _Where | None):
         """Department names at the level where it happened, and the rule applied."""
@@ -199,7 +208,7 @@ class Router:
             seat = self._places.get(parent) or Place(name=parent, level=_masked_level(parent))
         names = []
         for name in [lead, *others]:
-            local = self.j.department(name).local_name(seat) if seat.level in ("city", "county", "district") \
+            local = self._dept(name).local_name(seat) if seat.level in ("city", "county", "district") \
                 else None
             names.append(local or name)
         co = names[1:]

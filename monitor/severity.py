@@ -85,6 +85,8 @@ class Facts:
                 if getattr(self, k)}
 
 
+NO_FACTS = Facts()
+
 # Each kind of fact is only looked for near its own words (a window around each occurrence): most
 # messages have none of them, and the patterns never scan a whole long text.
 _WORDS = {
@@ -108,6 +110,8 @@ def _windows(text: str) -> dict[str, list[str]]:
 
 
 def extract_facts(text: str) -> Facts:
+    if _ANY_WORD.search(text) is None and "损失" not in text and ("死" not in text or "伤" not in text):
+        return NO_FACTS  # no word any fact is read around (most messages): nothing to read
     counts = {}
     windows = _windows(text)
     for kind, patterns in _PATTERNS.items():
@@ -231,7 +235,13 @@ def grade_facts(facts: Facts, policy: SeverityPolicy = SeverityPolicy()) -> tupl
 def assess(text: str, areas: list[str] | tuple = (), policy: SeverityPolicy = SeverityPolicy()) -> Assessment:
     """Facts → national level, then the sensitive-area raise within the caps."""
     facts = extract_facts(text)
-    base, reasons = grade_facts(facts, policy)
+    if facts is NO_FACTS:  # the same grade every time: computed once per policy
+        cached = _NO_FACTS_GRADE.get(id(policy))
+        if cached is None or cached[0] is not policy:
+            cached = _NO_FACTS_GRADE[id(policy)] = (policy, *grade_facts(facts, policy))
+        base, reasons = cached[1], list(cached[2])
+    else:
+        base, reasons = grade_facts(facts, policy)
     level = base
     if areas and policy.sensitive_raise and (facts.any or not policy.sensitive_requires_facts):
         level = raise_level(base, policy.sensitive_raise, facts.any, policy)
@@ -239,6 +249,9 @@ def assess(text: str, areas: list[str] | tuple = (), policy: SeverityPolicy = Se
             reasons.append(Reason("severity", f"敏感领域（{'、'.join(areas)}）：由{base.zh}升为{level.zh}"
                                               f"（上限{_cap(facts.any, policy).zh}）"))
     return Assessment(level, base, facts, reasons)
+
+
+_NO_FACTS_GRADE: dict[int, tuple] = {}
 
 
 def raise_level(level: Severity, steps: int, has_facts: bool, policy: SeverityPolicy) -> Severity:

@@ -28,6 +28,8 @@ class TermIndex:
     not_before: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _automaton: "ahocorasick_rs.AhoCorasick | None" = None
     _payload: list = field(default_factory=list)
+    _bytes: "ahocorasick_rs.BytesAhoCorasick | None" = None
+    _plans: list = field(default_factory=list)
 
     def add(self, tag: str, terms) -> "TermIndex":
         for term in terms:
@@ -49,7 +51,58 @@ class TermIndex:
         payload = [(term, tags | {_BLOCK}) if i in blocked else (term, tags) for i, (term, tags) in enumerate(payload)]
         self._payload = payload
         self._automaton = ahocorasick_rs.AhoCorasick([t for t, _ in payload]) if payload else None
+        self._bytes = ahocorasick_rs.BytesAhoCorasick([t.encode() for t, _ in payload]) if payload else None
+        self._plans = [self._plan(term, tags) for term, tags in payload]
         return self._automaton
+
+    def _plan(self, term: str, tags: frozenset[str]) -> tuple:
+        """What `find` must check for a match of this pattern, decided once: (term, tags in the order the
+        reference iterates them, slow, suffixes that drop it, takes part in longest-match)."""
+        kinds = _kinds(tags)
+        bad = tuple(suffix for k in kinds for suffix in self.not_before.get(k, ()))
+        drop = None
+        if bad and all(k in self.not_before for k in kinds):
+            drop = tuple(x.encode() for x in bad)
+        # Blockers, and suffixes longer than the three characters the reference looks at: the reference.
+        slow = _BLOCK in tags or any(len(x) > 3 or not x for x in bad)
+        return term, tuple(tags), slow, drop, bool(kinds & self.longest)
+
+    def find(self, text: str) -> dict[str, list[str]]:
+        """For each tag, the terms found (in text order, each once): `find_slow` on UTF-8 byte offsets,
+        with each pattern's rules decided in advance (the same order and containment as characters)."""
+        if self._automaton is None:
+            self._build()
+        if not text or self._bytes is None:
+            return {}
+        data = text.encode()
+        matches = self._bytes.find_matches_as_indexes(data, overlapping=True)
+        if not matches:
+            return {}
+        plans = self._plans
+        kept = []
+        wide = []
+        for i, s, e in matches:
+            plan = plans[i]
+            if plan[2]:
+                return self.find_slow(text)
+            if plan[3] is not None and data.startswith(plan[3], e):
+                continue  # 丽江路: a street, not the city
+            kept.append((s, e, plan))
+            if plan[4]:
+                wide.append((s, e))
+        if len(wide) > 1:  # the longest place name wins: 海口 inside 海口街道 is not 海口市
+            kept = [m for m in kept if not m[2][4] or not any(
+                ws <= m[0] and m[1] <= we and (we - ws) > (m[1] - m[0]) for ws, we in wide)]
+        kept.sort(key=_span)
+        out: dict[str, list[str]] = {}
+        for _, _, (term, tags, *_) in kept:
+            for tag in tags:
+                hits = out.get(tag)
+                if hits is None:
+                    out[tag] = [term]
+                elif term not in hits:
+                    hits.append(term)
+        return out
 
     def spans(self, text: str) -> list[tuple[int, int, str, frozenset[str]]]:
         """(start, end, term, tags) of every match, blockers and matches inside them removed."""
@@ -73,7 +126,8 @@ class TermIndex:
                     ws <= m[0] and m[1] <= we and (we - ws) > (m[1] - m[0]) for ws, we in wide)]
         return found
 
-    def find(self, text: str) -> dict[str, list[str]]:
+    def find_slow(self, text: str) -> dict[str, list[str]]:
+        """The reference implementation of `find` (on character offsets, every rule on every match)."""
         out: dict[str, list[str]] = {}
         for _, _, term, tags in sorted(self.spans(text)):
             for tag in tags:
@@ -84,6 +138,10 @@ class TermIndex:
 
 
 _KINDS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _span(match) -> tuple[int, int]:
+    return match[0], match[1]
 
 
 def _kinds(tags: frozenset[str]) -> frozenset[str]:

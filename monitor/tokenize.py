@@ -56,6 +56,16 @@ def setup(lexicons: Path = BUNDLED_CONFIG / "lexicons", backend: str | None = No
         return _backend
 
 
+def reset() -> None:
+    """Forget the backend and its user words: the next `setup` starts from jieba's dictionary. (Words
+    added without a frequency get one suggested from the current state, so loading the same dictionaries
+    from a second folder shifts the segmentation; tests that compare with recorded outputs reset first.)"""
+    global _backend, _cut, _add
+    with _lock:
+        _backend, _cut, _add = "", None, None
+        _ready.clear()
+
+
 def _default_backend() -> str:
     try:
         import rjieba  # noqa: F401
