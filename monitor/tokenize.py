@@ -17,6 +17,7 @@ from monitor.settings import BUNDLED_CONFIG
 
 _lock = threading.Lock()
 _ready: set[Path] = set()
+_words: set[str] = set()  # user words already added: adding one again would shift its suggested frequency
 _backend: str = ""
 _cut = None  # the bound segmentation function: str -> list[str]
 _add = None  # adds a user word: (word, freq, tag) -> None
@@ -47,23 +48,25 @@ def setup(lexicons: Path = BUNDLED_CONFIG / "lexicons", backend: str | None = No
             _, _cut, _add = _make_backend(wanted)
             _backend = wanted
             _ready.clear()
+            _words.clear()
         if lexicons in _ready:
             return _backend
         for path in sorted(Path(lexicons).glob("*.dict")):
             for word, freq, tag in read_dict(path):
-                _add(word, freq, tag)
+                if word not in _words:
+                    _add(word, freq, tag)
+                    _words.add(word)
         _ready.add(lexicons)
         return _backend
 
 
 def reset() -> None:
-    """Forget the backend and its user words: the next `setup` starts from jieba's dictionary. (Words
-    added without a frequency get one suggested from the current state, so loading the same dictionaries
-    from a second folder shifts the segmentation; tests that compare with recorded outputs reset first.)"""
+    """Forget the backend and its user words: the next `setup` starts from jieba's dictionary."""
     global _backend, _cut, _add
     with _lock:
         _backend, _cut, _add = "", None, None
         _ready.clear()
+        _words.clear()
 
 
 def _default_backend() -> str:

@@ -108,3 +108,21 @@ def test_a_bad_lexicon_is_a_config_error_naming_the_file(tmp_path):
     with pytest.raises(ConfigError) as err:
         Understander.load(lex, load_jurisdiction(ROOT / "config/jurisdictions/xishan.yaml"), 0.35)
     assert "lexicons" in str(err.value) and "很大" in str(err.value)
+
+
+def test_same_dictionaries_from_another_folder_do_not_shift_segmentation(tmp_path):
+    import csv
+    import shutil
+    from pathlib import Path
+
+    from monitor import tokenize
+    from monitor.settings import BUNDLED_CONFIG
+
+    with open(Path(__file__).parent / "fixtures" / "understand_sample.csv", encoding="utf-8") as f:
+        texts = [r["title"] + "\n" + r["body"] for r in csv.DictReader(f)]
+    tokenize.reset()
+    tokenize.setup(BUNDLED_CONFIG / "lexicons")
+    before = [tokenize.tokens(t) for t in texts]
+    copy = shutil.copytree(BUNDLED_CONFIG / "lexicons", tmp_path / "lexicons")
+    tokenize.setup(copy)  # e.g. a service started with --config elsewhere, or a reload
+    assert [tokenize.tokens(t) for t in texts] == before
