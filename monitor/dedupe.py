@@ -149,3 +149,140 @@ def best_match(new: np.ndarray, at: datetime | None, candidates: list[Candidate]
         if sim >= threshold and (best is None or sim > best.similarity):
             best = Match(c, sim)
     return best
+
+
+class BandIndex:
+    """In-memory LSH band index of stored items: which stored items share a band with new ones.
+
+    Replaces a table of 12 rows per item, whose random-key B-tree inserts and windowed look-ups were most of
+    an import's database time. Per band, sorted uint64 values `key32 << 32 | item_id` (the low 32 bits of
+    the band key: a collision only adds a candidate that the signature estimate then drops), so a key's
+    items are one run, newest last. 8 bytes per item and band, no Python object per item. Values live in
+    blocks of at most BLOCK items: the open block grows by np.insert (small copies), full blocks are sealed
+    and never copied again, so memory never doubles to grow.
+
+    Transactions: `begin()` snapshots the block lists (arrays are replaced, never changed in place, so the
+    snapshot is O(1)); `rollback()` restores it when the batch's transaction fails, `commit()` drops it.
+    `seen_id` / `seen_change` say how far the store's items and minhash_changes have been folded in.
+    """
+
+    BLOCK = 1 << 16  # items per sealed block: 512 KB per band array
+    PER_KEY = 20  # newest items per key and band that count (a boilerplate key says little)
+
+    def __init__(self) -> None:
+        self._sealed: list[list[np.ndarray]] = []
+        self._open: list[np.ndarray] = [np.empty(0, dtype=np.uint64) for _ in range(BANDS)]
+        self._open_items = 0
+        self.seen_id = 0
+        self.seen_change = 0
+        self._snapshot: tuple | None = None
+
+    def __len__(self) -> int:
+        return len(self._sealed) * self.BLOCK + self._open_items  # approximate (sealed blocks may be fuller)
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for block in (*self._sealed, self._open) for a in block)
+
+    def begin(self) -> None:
+        self._snapshot = (len(self._sealed), list(self._open), self._open_items, self.seen_id, self.seen_change)
+
+    def commit(self) -> None:
+        self._snapshot = None
+
+    def rollback(self) -> None:
+        if self._snapshot is None:
+            return
+        sealed, self._open, self._open_items, self.seen_id, self.seen_change = self._snapshot
+        del self._sealed[sealed:]
+        self._snapshot = None
+
+    def add(self, item_ids, keys: np.ndarray) -> None:
+        """Index items (ids, and their band keys as returned by band_keys, n × BANDS)."""
+        ids = np.asarray(item_ids, dtype=np.uint64)
+        if not len(ids):
+            return
+        if int(ids.max()) >= 2**32:
+            raise ValueError("item ids above 2^32 do not fit the band index")
+        low = (np.asarray(keys).astype(np.uint64) & _LOW32) << np.uint64(32)
+        start = 0
+        while start < len(ids):
+            room = self.BLOCK - self._open_items
+            if room <= 0:
+                self._seal()
+                continue
+            end = min(len(ids), start + room)
+            for band in range(BANDS):
+                values = np.unique(low[start:end, band] | ids[start:end])
+                arr = self._open[band]
+                pos = np.searchsorted(arr, values)
+                if len(arr):  # an item re-indexed with unchanged bands: keep one copy
+                    fresh = arr[np.minimum(pos, len(arr) - 1)] != values
+                    values, pos = values[fresh], pos[fresh]
+                self._open[band] = np.insert(arr, pos, values)
+            self._open_items += end - start
+            start = end
+
+    def _seal(self) -> None:
+        self._sealed.append(self._open)
+        self._open = [np.empty(0, dtype=np.uint64) for _ in range(BANDS)]
+        self._open_items = 0
+
+    def candidates(self, keys: np.ndarray, limit: int = MAX_CANDIDATES) -> list[list[int]]:
+        """For each row of band keys, the stored items sharing most bands with it (ties: newest first), at
+        most `limit`; only the newest PER_KEY items of each key and band count."""
+        n = len(keys)
+        if not n:
+            return []
+        low = (np.asarray(keys).astype(np.uint64) & _LOW32) << np.uint64(32)
+        qs, bs, ids = [], [], []
+        for band in range(BANDS):
+            first, last = low[:, band], low[:, band] | _LOW32
+            for block in (*self._sealed, self._open):
+                arr = block[band]
+                if not len(arr):
+                    continue
+                hi = np.searchsorted(arr, last, side="right")
+                lo = np.maximum(np.searchsorted(arr, first, side="left"), hi - self.PER_KEY)
+                count = hi - lo
+                total = int(count.sum())
+                if not total:
+                    continue
+                offsets = np.repeat(lo - (np.cumsum(count) - count), count)
+                qs.append(np.repeat(np.arange(n), count))
+                bs.append(np.full(total, band))
+                ids.append((arr[np.arange(total) + offsets] & _LOW32).astype(np.int64))
+        out: list[list[int]] = [[] for _ in range(n)]
+        if not qs:
+            return out
+        q, b, i = np.concatenate(qs), np.concatenate(bs), np.concatenate(ids)
+        # One hit per (query, band, item), the newest PER_KEY per (query, band) across blocks.
+        order = np.lexsort((-i, b, q))
+        q, b, i = q[order], b[order], i[order]
+        keep = np.ones(len(q), dtype=bool)
+        keep[1:] = (q[1:] != q[:-1]) | (b[1:] != b[:-1]) | (i[1:] != i[:-1])
+        q, b, i = q[keep], b[keep], i[keep]
+        keep = _rank_in_runs((q[1:] != q[:-1]) | (b[1:] != b[:-1])) < self.PER_KEY
+        q, i = q[keep], i[keep]
+        # Shared bands per (query, item), then the best `limit` per query.
+        order = np.lexsort((i, q))
+        q, i = q[order], i[order]
+        starts = np.flatnonzero(np.r_[True, (q[1:] != q[:-1]) | (i[1:] != i[:-1])])
+        shared = np.diff(np.r_[starts, len(q)])
+        q, i = q[starts], i[starts]
+        order = np.lexsort((-i, -shared, q))
+        q, i = q[order], i[order]
+        keep = _rank_in_runs(q[1:] != q[:-1]) < limit
+        for query, item in zip(q[keep].tolist(), i[keep].tolist()):
+            out[query].append(item)
+        return out
+
+
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def _rank_in_runs(boundaries: np.ndarray) -> np.ndarray:
+    """Position of each element within its run, given `boundaries[k]` = element k+1 starts a new run."""
+    n = len(boundaries) + 1
+    starts = np.flatnonzero(np.r_[True, boundaries])
+    lengths = np.diff(np.r_[starts, n])
+    return np.arange(n) - np.repeat(starts, lengths)

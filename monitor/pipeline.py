@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Awaitable, Callable
 
+import numpy as np
 from loguru import logger
 
 from monitor import deadlines as deadline_rules
@@ -67,6 +68,7 @@ class Pipeline:
     horizon: Duration = Duration(7, "d")
     timings: "StageTimings" = field(default_factory=lambda: StageTimings())
     heat: HeatPolicy = field(default_factory=HeatPolicy)
+    bands: dedupe.BandIndex = field(default_factory=dedupe.BandIndex)  # filled from the store on first ingest
 
     def __post_init__(self) -> None:
         self.book = DeadlineBook(self.rules, self.policies, self.calendar)
@@ -85,30 +87,62 @@ class Pipeline:
                 if (r.source, r.external_id) in latest:
                     stats.duplicates += 1  # the same record twice in one batch: the later one wins
                 latest[(r.source, r.external_id)] = r
-        async with self.store.write() as tx:
-            if rejects:
-                await tx.items.quarantine([
-                    {"source": source, "file": file, "row_no": r.row_no, "reason": r.reason, "raw": r.raw,
-                     "created_at": now} for r in rejects
-                ])
-                stats.quarantined = len(rejects)
-            by_source: dict[str, list[RawItem]] = {}
-            for item in latest.values():
-                by_source.setdefault(item.source, []).append(item)
-            touched: set[int] = set()
-            for src, batch in by_source.items():
-                await self._ingest_source(tx, src, batch, now, stats, touched)
-            t0 = time.perf_counter()
-            if touched:
-                await tx.incidents.refresh_stats(touched, now)
-                await self._apply_heat(tx, touched - set(stats.new_incident_ids), now)
-            self.timings.add("heat refresh", time.perf_counter() - t0)
-            if in_tx is not None:
-                await in_tx(tx, now)
-            t_commit = time.perf_counter()
+        self.bands.begin()
+        try:
+            async with self.store.write() as tx:
+                await self._ingest_tx(tx, rejects, latest, source, file, in_tx, now, stats)
+                t_commit = time.perf_counter()
+        except BaseException:
+            self.bands.rollback()  # the batch's items were not stored: forget their bands too
+            raise
+        self.bands.commit()
         self.timings.add("commit", time.perf_counter() - t_commit)
         stats.seconds = time.perf_counter() - started
         return stats
+
+    async def _ingest_tx(self, tx: Tx, rejects: list[Reject], latest: dict[tuple[str, str], RawItem], source: str,
+                         file: str, in_tx, now: datetime, stats: ImportStats) -> None:
+        t0 = time.perf_counter()
+        await tx.items.lock_ingest()
+        await self._sync_bands(tx)
+        self.timings.add("near_dedupe: index sync", time.perf_counter() - t0)
+        if rejects:
+            await tx.items.quarantine([
+                {"source": source, "file": file, "row_no": r.row_no, "reason": r.reason, "raw": r.raw,
+                 "created_at": now} for r in rejects
+            ])
+            stats.quarantined = len(rejects)
+        by_source: dict[str, list[RawItem]] = {}
+        for item in latest.values():
+            by_source.setdefault(item.source, []).append(item)
+        touched: set[int] = set()
+        for src, batch in by_source.items():
+            await self._ingest_source(tx, src, batch, now, stats, touched)
+        t0 = time.perf_counter()
+        if touched:
+            await tx.incidents.refresh_stats(touched, now)
+            await self._apply_heat(tx, touched - set(stats.new_incident_ids), now)
+        self.timings.add("heat refresh", time.perf_counter() - t0)
+        if in_tx is not None:
+            await in_tx(tx, now)
+
+    async def _sync_bands(self, tx: Tx) -> None:
+        """Fold into the band index what other writers stored since it last looked (all items on the first
+        batch): new items by id, changed signatures by minhash_changes. Ingests are serialised (SQLite's
+        single writer, an advisory lock on PostgreSQL), so ids and change numbers only grow between looks."""
+        index = self.bands
+        while True:
+            rows = await tx.items.minhashes_after(index.seen_id, _SYNC_ROWS)
+            if not rows:
+                break
+            _index_signatures(index, [(i, m) for i, m in rows if m is not None])
+            index.seen_id = rows[-1][0]
+            if len(rows) < _SYNC_ROWS:
+                break
+        changes = await tx.items.minhash_changes_after(index.seen_change)
+        if changes:
+            _index_signatures(index, [(i, m) for _, i, m in changes if m is not None])
+            index.seen_change = changes[-1][0]
 
     async def _ingest_source(self, tx: Tx, source: str, batch: list[RawItem], now: datetime,
                              stats: ImportStats, touched: set[int]) -> None:
@@ -147,11 +181,12 @@ class Pipeline:
         await tx.items.add_history(history)
         self.timings.add("normalize", time.perf_counter() - t0)
         if rebanded:
-            _fingerprint(rebanded)
+            keys = _fingerprint(rebanded)
             for p in rebanded:
                 await tx.items.update(p.item_id, {"minhash": dedupe.to_bytes(p.sig)})
-            await tx.items.add_bands_ignoring_known(
-                [{"key": k, "item_id": p.item_id} for p in rebanded for k in set(p.keys)])
+            # other processes' indexes learn of the new text from minhash_changes; this one directly
+            self.bands.seen_change = await tx.items.log_minhash_changes([p.item_id for p in rebanded])
+            self.bands.add([p.item_id for p in rebanded], keys)
         if fresh:
             await self._insert_fresh(tx, source, fresh, now, stats, touched, audit)
         await tx.audit.append_many(audit)
@@ -179,12 +214,11 @@ class Pipeline:
         # 2. Near duplicates (monitor.dedupe): stored items and earlier items of this batch that share an LSH
         # band are candidates; the most similar one above the threshold decides the incident.
         t0 = time.perf_counter()
-        _fingerprint(novel)
+        novel_keys = _fingerprint(novel)
         t1 = time.perf_counter()
         self.timings.add("near_dedupe: fingerprints", t1 - t0)
-        hits = await tx.items.items_sharing_bands([k for p in novel for k in p.keys])
-        for p in novel:
-            p.stored = _top_candidates(p.keys, hits)
+        for p, stored in zip(novel, self.bands.candidates(novel_keys) if novel else []):
+            p.stored = stored
         sigs = await tx.items.signatures({i for p in novel for i in p.stored})
         for p in novel:  # the signature's estimate picks the few stored candidates worth reading
             scored = []
@@ -261,12 +295,13 @@ class Pipeline:
         for row, p in zip(rows, fresh):
             row["minhash"] = dedupe.to_bytes(p.sig) if p.sig is not None else None
         item_ids = await tx.items.insert_many_returning(rows)
-        bands = []
         for p, item_id in zip(fresh, item_ids):
-            bands.extend({"key": k, "item_id": item_id} for k in set(p.keys))
             if p.item.reply:
                 audit.append(_reply_audit(p.incident_id, item_id, p.item, now))
-        await tx.items.add_bands(bands)
+        if novel_keys is not None:  # novel items are the ones with a signature, in order
+            self.bands.add([i for p, i in zip(fresh, item_ids) if p.sig is not None], novel_keys)
+        if item_ids:
+            self.bands.seen_id = max(self.bands.seen_id, max(item_ids))
         stats.incidents += len(ids)
         stats.new_incident_ids.extend(ids)
         self.timings.add("store", time.perf_counter() - t0)
@@ -364,26 +399,26 @@ def _grams_of(p: "_Prepared"):
     return p._grams
 
 
-def _top_candidates(keys: list[int], hits: dict[int, list[int]]) -> list[int]:
-    """Stored items sharing the most bands with `keys`, at most dedupe.MAX_CANDIDATES: templated messages
-    can share a band with thousands of items; the ones sharing most bands are the likeliest matches."""
-    shared: dict[int, int] = {}
-    for k in keys:
-        for item_id in hits.get(k, ()):
-            shared[item_id] = shared.get(item_id, 0) + 1
-    if len(shared) <= dedupe.MAX_CANDIDATES:
-        return list(shared)
-    return sorted(shared, key=lambda i: (-shared[i], -i))[: dedupe.MAX_CANDIDATES]
-
-
-def _fingerprint(prepared: list[_Prepared]) -> None:
+def _fingerprint(prepared: list[_Prepared]):
+    """Signatures and band keys of `prepared` (set on each); returns the keys array (n × BANDS) or None."""
     if not prepared:
-        return
+        return None
     texts = [dedupe.shingle_text(p.title_norm, p.body_norm) for p in prepared]
     sigs = dedupe.signatures(texts)
-    keys = dedupe.band_keys(sigs).tolist()
-    for p, text, k, sig in zip(prepared, texts, keys, sigs):
+    keys = dedupe.band_keys(sigs)
+    for p, text, k, sig in zip(prepared, texts, keys.tolist(), sigs):
         p.keys, p.shingled, p.sig = k, text, sig
+    return keys
+
+
+_SYNC_ROWS = 50_000  # signatures read per query while the band index catches up (bounded memory)
+
+
+def _index_signatures(index: dedupe.BandIndex, rows: list[tuple[int, bytes]]) -> None:
+    rows = [(i, s) for i, s in rows if len(s) == 4 * dedupe.PERMUTATIONS]
+    if rows:
+        sigs = np.frombuffer(b"".join(s for _, s in rows), dtype="<u4").reshape(len(rows), dedupe.PERMUTATIONS)
+        index.add([i for i, _ in rows], dedupe.band_keys(sigs))
 
 
 def _label(item: RawItem) -> str:

@@ -6,7 +6,7 @@ import operator
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.model import Deadline, Incident, OutboxMessage, from_row
@@ -16,9 +16,9 @@ from monitor.store.schema import (
     deadlines,
     evidence,
     incidents,
-    item_bands,
     item_history,
     items,
+    minhash_changes,
     ledger,
     outbox,
     quarantine,
@@ -27,6 +27,7 @@ from monitor.store.schema import (
     users,
 )
 
+_PG_INGEST_LOCK = 73_510_002  # pg_advisory_xact_lock key held by each ingest transaction
 _CHUNK = 900  # bound parameters per IN (…) list; SQLite's limit is far above, PG's too
 
 
@@ -184,29 +185,33 @@ class ItemRepo(_Repo):
         """Insert items and return their ids in the order given."""
         return await self._insert_many_ids(items, rows)
 
-    async def add_bands(self, rows: list[dict]) -> None:
-        """Near-duplicate index rows {"key", "item_id"}."""
-        await self._bulk_insert(item_bands, rows)
+    async def lock_ingest(self) -> None:
+        """Serialise ingests on PostgreSQL (until the transaction ends), as SQLite's single writer does: the
+        in-memory band index then sees item ids and minhash_changes grow in commit order."""
+        if self.conn.dialect.name == "postgresql":
+            await self.conn.execute(text(f"SELECT pg_advisory_xact_lock({_PG_INGEST_LOCK})"))
 
-    async def add_bands_ignoring_known(self, rows: list[dict]) -> None:
-        """Bands of an item whose text changed: keys it already has are kept."""
-        if rows:
-            await self.conn.execute(
-                self._insert(item_bands).on_conflict_do_nothing(index_elements=["key", "item_id"]), rows)
+    async def minhashes_after(self, item_id: int, limit: int) -> list[tuple[int, bytes | None]]:
+        """(id, minhash) of the first `limit` items with an id above `item_id`, by id."""
+        rows = await self.conn.execute(
+            select(items.c.id, items.c.minhash)
+            .where(items.c.id > item_id).order_by(items.c.id).limit(limit))
+        return [(i, m) for i, m in rows]
 
-    async def items_sharing_bands(self, keys: Sequence[int], per_key: int = 20) -> dict[int, list[int]]:
-        """Band key → ids of the newest `per_key` stored items that have it. A key shared by thousands of
-        items (boilerplate text) says little, and returning all of them would make large stores slow."""
-        out: dict[int, list[int]] = {}
-        size = 5000 if self.conn.dialect.name == "sqlite" else _CHUNK  # SQLite allows 32,766 parameters
-        for chunk in _chunks(sorted(set(keys)), size):
-            rank = func.row_number().over(partition_by=item_bands.c.key, order_by=item_bands.c.item_id.desc())
-            ranked = (select(item_bands.c.key, item_bands.c.item_id, rank.label("rn"))
-                      .where(item_bands.c.key.in_(chunk)).subquery())
-            rows = await self.conn.execute(select(ranked.c.key, ranked.c.item_id).where(ranked.c.rn <= per_key))
-            for key, item_id in rows:
-                out.setdefault(key, []).append(item_id)
-        return out
+    async def minhash_changes_after(self, seq: int) -> list[tuple[int, int, bytes | None]]:
+        """(seq, item id, its current minhash) for signature changes logged after `seq`, in order."""
+        rows = await self.conn.execute(
+            select(minhash_changes.c.seq, items.c.id, items.c.minhash)
+            .join(items, items.c.id == minhash_changes.c.item_id)
+            .where(minhash_changes.c.seq > seq).order_by(minhash_changes.c.seq))
+        return [tuple(r) for r in rows]
+
+    async def log_minhash_changes(self, item_ids: Sequence[int]) -> int:
+        """Record that these items' signatures changed; returns the last change number (ingests are
+        serialised, so it is this transaction's)."""
+        if item_ids:
+            await self.conn.execute(minhash_changes.insert(), [{"item_id": i} for i in item_ids])
+        return (await self.conn.execute(select(func.coalesce(func.max(minhash_changes.c.seq), 0)))).scalar_one()
 
     async def texts(self, item_ids: Sequence[int]) -> dict[int, dict]:
         """What near-duplicate checks need of stored items: text, incident, time, provenance."""
