@@ -68,7 +68,8 @@ class Pipeline:
     horizon: Duration = Duration(7, "d")
     timings: "StageTimings" = field(default_factory=lambda: StageTimings())
     heat: HeatPolicy = field(default_factory=HeatPolicy)
-    bands: dedupe.BandIndex = field(default_factory=dedupe.BandIndex)  # filled from the store on first ingest
+    bands: dedupe.BandIndex = field(default_factory=dedupe.BandIndex)
+    counts: dict[str, int] = field(default_factory=dict)  # work done (the benchmark prints it)  # filled from the store on first ingest
 
     def __post_init__(self) -> None:
         self.book = DeadlineBook(self.rules, self.policies, self.calendar)
@@ -77,7 +78,7 @@ class Pipeline:
                      in_tx: Callable[[Tx, datetime], Awaitable[None]] | None = None) -> ImportStats:
         """Store one batch in one transaction. `in_tx` runs inside the same transaction (collectors save
         their cursor there, so a batch and the position after it commit together or not at all)."""
-        started = time.perf_counter()
+        started = _mark()
         stats = ImportStats(read=len(records))
         now = self.clock.now()
         rejects = [r for r in records if isinstance(r, Reject)]
@@ -91,21 +92,21 @@ class Pipeline:
         try:
             async with self.store.write() as tx:
                 await self._ingest_tx(tx, rejects, latest, source, file, in_tx, now, stats)
-                t_commit = time.perf_counter()
+                t_commit = _mark()
         except BaseException:
             self.bands.rollback()  # the batch's items were not stored: forget their bands too
             raise
         self.bands.commit()
-        self.timings.add("commit", time.perf_counter() - t_commit)
-        stats.seconds = time.perf_counter() - started
+        self.timings.add("commit", t_commit)
+        stats.seconds = self.timings.whole(started)
         return stats
 
     async def _ingest_tx(self, tx: Tx, rejects: list[Reject], latest: dict[tuple[str, str], RawItem], source: str,
                          file: str, in_tx, now: datetime, stats: ImportStats) -> None:
-        t0 = time.perf_counter()
+        t0 = _mark()
         await tx.items.lock_ingest()
         await self._sync_bands(tx)
-        self.timings.add("near_dedupe: index sync", time.perf_counter() - t0)
+        self.timings.add("near_dedupe: index sync", t0)
         if rejects:
             await tx.items.quarantine([
                 {"source": source, "file": file, "row_no": r.row_no, "reason": r.reason, "raw": r.raw,
@@ -118,11 +119,11 @@ class Pipeline:
         touched: set[int] = set()
         for src, batch in by_source.items():
             await self._ingest_source(tx, src, batch, now, stats, touched)
-        t0 = time.perf_counter()
+        t0 = _mark()
         if touched:
             await tx.incidents.refresh_stats(touched, now)
             await self._apply_heat(tx, touched - set(stats.new_incident_ids), now)
-        self.timings.add("heat refresh", time.perf_counter() - t0)
+        self.timings.add("heat refresh", t0)
         if in_tx is not None:
             await in_tx(tx, now)
 
@@ -146,10 +147,10 @@ class Pipeline:
 
     async def _ingest_source(self, tx: Tx, source: str, batch: list[RawItem], now: datetime,
                              stats: ImportStats, touched: set[int]) -> None:
-        t0 = time.perf_counter()
+        t0 = _mark()
         known = await tx.items.by_external_ids(source, [i.external_id for i in batch])
-        self.timings.add("lookup known ids", time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        self.timings.add("lookup known ids", t0)
+        t0 = _mark()
         fresh: list[_Prepared] = []
         history: list[dict] = []
         audit: list[dict] = []
@@ -179,7 +180,7 @@ class Pipeline:
                 prepared.item_id = old["id"]
                 rebanded.append(prepared)
         await tx.items.add_history(history)
-        self.timings.add("normalize", time.perf_counter() - t0)
+        self.timings.add("normalize", t0)
         if rebanded:
             keys = _fingerprint(rebanded)
             for p in rebanded:
@@ -193,7 +194,7 @@ class Pipeline:
 
     async def _insert_fresh(self, tx: Tx, source: str, fresh: list[_Prepared], now: datetime,
                             stats: ImportStats, touched: set[int], audit: list[dict]) -> None:
-        t0 = time.perf_counter()
+        t0 = _mark()
         # 1. Exact duplicates: the same text already belongs to an incident, or appears earlier in this batch.
         by_hash = await tx.items.incidents_by_hash(sorted({p.digest for p in fresh}))
         leader_by_digest: dict[str, _Prepared] = {}
@@ -209,28 +210,30 @@ class Pipeline:
             else:
                 leader_by_digest[p.digest] = p
                 novel.append(p)
-        self.timings.add("exact_dedupe", time.perf_counter() - t0)
+        self.timings.add("exact_dedupe", t0)
 
         # 2. Near duplicates (monitor.dedupe): stored items and earlier items of this batch that share an LSH
         # band are candidates; the most similar one above the threshold decides the incident.
-        t0 = time.perf_counter()
+        t0 = _mark()
         novel_keys = _fingerprint(novel)
-        t1 = time.perf_counter()
-        self.timings.add("near_dedupe: fingerprints", t1 - t0)
+        t1 = self.timings.add("near_dedupe: fingerprints", t0)
         for p, stored in zip(novel, self.bands.candidates(novel_keys) if novel else []):
             p.stored = stored
+        t1 = self.timings.add("near_dedupe: band lookup", t1)
         sigs = await tx.items.signatures({i for p in novel for i in p.stored})
+        self.counts["candidate signatures read"] = self.counts.get("candidate signatures read", 0) + len(sigs)
         for p in novel:  # the signature's estimate picks the few stored candidates worth reading
             scored = []
             for item_id in p.stored:
-                row = sigs.get(item_id)
-                other = dedupe.from_bytes(row["minhash"]) if row and row["incident_id"] is not None else None
+                incident_id, minhash = sigs.get(item_id, (None, None))
+                other = dedupe.from_bytes(minhash) if incident_id is not None else None
                 if other is not None and (est := dedupe.estimate(p.sig, other)) >= dedupe.ESTIMATE_MIN:
                     scored.append((est, item_id))
             p.stored = [i for _, i in sorted(scored, reverse=True)[: dedupe.EXACT_CHECKS]]
+        t1 = self.timings.add("near_dedupe: candidate signatures", t1)
         stored = await tx.items.texts({i for p in novel for i in p.stored})
-        t0 = time.perf_counter()
-        self.timings.add("near_dedupe: band lookup", t0 - t1)
+        self.counts["candidate texts read"] = self.counts.get("candidate texts read", 0) + len(stored)
+        t0 = self.timings.add("near_dedupe: candidate texts", t1)
         stored_grams: dict[int, dedupe.Candidate] = {}
         in_batch: dict[int, list[_Prepared]] = {}
         groups: list[list[_Prepared]] = []
@@ -275,13 +278,13 @@ class Pipeline:
                 if p.group is not None:
                     groups[p.group].append(p)
         stats.inserted += len(novel)
-        self.timings.add("near_dedupe: verify and group", time.perf_counter() - t0)
+        self.timings.add("near_dedupe: verify and group", t0)
 
         # 3. Understanding, once per new incident (its first item speaks for the group).
-        t0 = time.perf_counter()
+        t0 = _mark()
         understood = self._understand_many([g[0].item for g in groups])
-        self.timings.add("understand", time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        self.timings.add("understand", t0)
+        t0 = _mark()
         incident_rows = [_incident_row([p.item for p in g], u, now) for g, u in zip(groups, understood)]
         ids = await tx.incidents.insert_many_fast(incident_rows)
         for p in fresh:
@@ -304,10 +307,10 @@ class Pipeline:
             self.bands.seen_id = max(self.bands.seen_id, max(item_ids))
         stats.incidents += len(ids)
         stats.new_incident_ids.extend(ids)
-        self.timings.add("store", time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        self.timings.add("store", t0)
+        t0 = _mark()
         stats.deadlines += await self._open_deadlines(tx, ids, incident_rows, now)
-        self.timings.add("deadlines", time.perf_counter() - t0)
+        self.timings.add("deadlines", t0)
 
     async def _apply_heat(self, tx: Tx, incident_ids: set[int], now: datetime) -> None:
         """Incidents that gained items may now draw enough attention to be graded higher (monitor.heat);
@@ -360,14 +363,34 @@ class Pipeline:
         return len(opened)
 
 
+def _mark() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
 @dataclass
 class StageTimings:
-    """Seconds spent per pipeline stage since creation (the benchmark prints them)."""
+    """Time spent per pipeline stage since creation (the benchmark prints them): wall seconds, and CPU
+    seconds of the whole process (the SQLite driver works in a thread of its own while the pipeline waits),
+    which other jobs on a shared machine do not inflate."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+    ingest_seconds: float = 0.0  # all of ingest, stages and the rest (opening the transaction, quarantine…)
+    ingest_cpu: float = 0.0
 
-    def add(self, stage: str, dt: float) -> None:
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + dt
+    def add(self, stage: str, since: tuple[float, float]) -> tuple[float, float]:
+        """Add the time since `since` (a mark) to `stage`; returns the new mark, to time the next stage."""
+        now = _mark()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now[0] - since[0]
+        self.cpu[stage] = self.cpu.get(stage, 0.0) + now[1] - since[1]
+        return now
+
+    def whole(self, since: tuple[float, float]) -> float:
+        """Add one ingest call's time (from `since`) to the totals; returns its wall seconds."""
+        now = _mark()
+        self.ingest_seconds += now[0] - since[0]
+        self.ingest_cpu += now[1] - since[1]
+        return now[0] - since[0]
 
 
 @dataclass
