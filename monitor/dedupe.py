@@ -38,6 +38,7 @@ _A = _rng.integers(1, 2**32, size=PERMUTATIONS, dtype=np.uint64).astype(np.uint3
 _B = _rng.integers(1, 2**32, size=PERMUTATIONS, dtype=np.uint64).astype(np.uint32)
 _BAND_MIX = _rng.integers(1, 2**63, size=(ROWS + 1), dtype=np.uint64) | np.uint64(1)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+_S42, _S21 = np.uint64(42), np.uint64(21)
 
 
 def shingle_text(title_norm: str, body_norm: str) -> str:
@@ -49,14 +50,24 @@ def shingle_text(title_norm: str, body_norm: str) -> str:
 def grams(shingled: str) -> np.ndarray:
     """The distinct 3-grams of a shingled text, each packed exactly into an integer (sorted, unique)."""
     c = np.frombuffer(shingled.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    return np.unique((c[:-2] << np.uint64(42)) | (c[1:-1] << np.uint64(21)) | c[2:])
+    g = c[:-2] << _S42
+    g |= c[1:-1] << _S21
+    g |= c[2:]
+    g.sort()  # then drop repeats: np.unique does the same with twice the overhead on short arrays
+    keep = np.empty(len(g), dtype=bool)
+    keep[:1] = True
+    np.not_equal(g[1:], g[:-1], out=keep[1:])
+    return g[keep]
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Exact Jaccard similarity of two gram sets (as returned by grams)."""
     if not len(a) or not len(b):
         return 0.0
-    inter = len(np.intersect1d(a, b, assume_unique=True))
+    # both sorted and unique: where each of a would sit in b, and whether it is there
+    at = np.searchsorted(b, a)
+    at[at == len(b)] = 0
+    inter = int(np.count_nonzero(b[at] == a))
     return inter / (len(a) + len(b) - inter)
 
 

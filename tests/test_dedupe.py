@@ -135,3 +135,20 @@ def test_minhash_is_bit_identical_to_the_plain_definition_and_the_stored_values(
     assert dedupe.band_keys(sigs[:1])[0].tolist() == GOLDEN_KEYS
     # any chunking of the batch gives the same rows
     assert (np.vstack([dedupe.signatures(texts[i : i + 7]) for i in range(0, len(texts), 7)]) == sigs).all()
+
+
+def test_grams_and_jaccard_are_exact_set_operations():
+    import random
+
+    rng = random.Random(9)
+    alphabet = "楼板开裂路灯坏了业主反映ab1"
+    texts = ["abc", "aaaa", "\x01\x01\x01"] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(3, 300)))
+                                               for _ in range(60)]
+    plain = [{t[i : i + 3] for i in range(len(t) - 2)} for t in texts]
+    packed = [dedupe.grams(t) for t in texts]
+    for s, g in zip(plain, packed):
+        assert len(g) == len(s) and (np.diff(g.astype(np.int64)) > 0).all()
+    for i in range(0, len(texts) - 1):
+        a, b = plain[i], plain[i + 1]
+        assert dedupe.jaccard(packed[i], packed[i + 1]) == len(a & b) / len(a | b)
+    assert dedupe.jaccard(packed[3], packed[3]) == 1.0 and dedupe.jaccard(packed[0], packed[0][:0]) == 0.0
