@@ -175,9 +175,15 @@ class BandIndex:
     Transactions: `begin()` snapshots the block lists (arrays are replaced, never changed in place, so the
     snapshot is O(1)); `rollback()` restores it when the batch's transaction fails, `commit()` drops it.
     `seen_id` / `seen_change` say how far the store's items and minhash_changes have been folded in.
+
+    It also keeps the low byte of each item's 24 MinHash values (24 bytes per item id, in chunks of FP_CHUNK
+    ids): equal values have equal low bytes, so the share of equal bytes is never below the true estimate,
+    and a candidate that fails ESTIMATE_MIN on bytes fails it on the full signature too. Only the others'
+    signatures need reading from the store.
     """
 
     BLOCK = 1 << 16  # items per sealed block: 512 KB per band array
+    FP_CHUNK = 1 << 16  # item ids per chunk of signature bytes: 1.5 MB
     PER_KEY = 20  # newest items per key and band that count (a boilerplate key says little)
 
     def __init__(self) -> None:
@@ -187,18 +193,22 @@ class BandIndex:
         self.seen_id = 0
         self.seen_change = 0
         self._snapshot: tuple | None = None
+        self._fp: dict[int, np.ndarray] = {}  # item id // FP_CHUNK → (FP_CHUNK × PERMUTATIONS) uint8
+        self._fp_undo: list[tuple[np.ndarray, np.ndarray]] = []  # (ids, bytes before) written in this transaction
 
     def __len__(self) -> int:
         return len(self._sealed) * self.BLOCK + self._open_items  # approximate (sealed blocks may be fuller)
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for block in (*self._sealed, self._open) for a in block)
+        return (sum(a.nbytes for block in (*self._sealed, self._open) for a in block)
+                + sum(a.nbytes for a in self._fp.values()))
 
     def begin(self) -> None:
         self._snapshot = (len(self._sealed), list(self._open), self._open_items, self.seen_id, self.seen_change)
 
     def commit(self) -> None:
         self._snapshot = None
+        self._fp_undo.clear()
 
     def rollback(self) -> None:
         if self._snapshot is None:
@@ -206,14 +216,21 @@ class BandIndex:
         sealed, self._open, self._open_items, self.seen_id, self.seen_change = self._snapshot
         del self._sealed[sealed:]
         self._snapshot = None
+        for ids, before in reversed(self._fp_undo):  # a changed text's bytes go back to the stored one's
+            self._set_fp(ids, before)
+        self._fp_undo.clear()
 
-    def add(self, item_ids, keys: np.ndarray) -> None:
-        """Index items (ids, and their band keys as returned by band_keys, n × BANDS)."""
+    def add(self, item_ids, keys: np.ndarray, sigs: np.ndarray) -> None:
+        """Index items: ids, their band keys (band_keys, n × BANDS) and signatures (signatures, n × PERMUTATIONS)."""
         ids = np.asarray(item_ids, dtype=np.uint64)
         if not len(ids):
             return
         if int(ids.max()) >= 2**32:
             raise ValueError("item ids above 2^32 do not fit the band index")
+        fp = (np.asarray(sigs) & 0xFF).astype(np.uint8)
+        if self._snapshot is not None:
+            self._fp_undo.append((ids, self._get_fp(ids)))
+        self._set_fp(ids, fp)
         low = (np.asarray(keys).astype(np.uint64) & _LOW32) << np.uint64(32)
         start = 0
         while start < len(ids):
@@ -232,6 +249,39 @@ class BandIndex:
                 self._open[band] = np.insert(arr, pos, values)
             self._open_items += end - start
             start = end
+
+    def _get_fp(self, ids: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(ids), PERMUTATIONS), dtype=np.uint8)
+        chunk, slot = np.divmod(ids.astype(np.int64), self.FP_CHUNK)
+        for c in np.unique(chunk).tolist():
+            if c in self._fp:
+                at = chunk == c
+                out[at] = self._fp[c][slot[at]]
+        return out
+
+    def _set_fp(self, ids: np.ndarray, fp: np.ndarray) -> None:
+        chunk, slot = np.divmod(ids.astype(np.int64), self.FP_CHUNK)
+        for c in np.unique(chunk).tolist():
+            if c not in self._fp:
+                self._fp[c] = np.zeros((self.FP_CHUNK, PERMUTATIONS), dtype=np.uint8)
+            at = chunk == c
+            self._fp[c][slot[at]] = fp[at]
+
+    def may_pass_estimate(self, sigs: np.ndarray, candidates: list[list[int]]) -> list[list[int]]:
+        """Of each row's candidates, those whose signature bytes agree often enough that the full signature
+        might reach ESTIMATE_MIN (never drops one that does; see the class note)."""
+        pairs = [(q, i) for q, row in enumerate(candidates) for i in row]
+        if not pairs:
+            return [[] for _ in candidates]
+        q = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+        ids = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
+        mine = (np.asarray(sigs) & 0xFF).astype(np.uint8)[q]
+        equal = np.count_nonzero(self._get_fp(ids) == mine, axis=1)
+        ok = equal / PERMUTATIONS >= ESTIMATE_MIN
+        out: list[list[int]] = [[] for _ in candidates]
+        for query, item in zip(q[ok].tolist(), ids[ok].tolist()):
+            out[query].append(item)
+        return out
 
     def _seal(self) -> None:
         self._sealed.append(self._open)

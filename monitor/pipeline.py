@@ -187,7 +187,7 @@ class Pipeline:
                 await tx.items.update(p.item_id, {"minhash": dedupe.to_bytes(p.sig)})
             # other processes' indexes learn of the new text from minhash_changes; this one directly
             self.bands.seen_change = await tx.items.log_minhash_changes([p.item_id for p in rebanded])
-            self.bands.add([p.item_id for p in rebanded], keys)
+            self.bands.add([p.item_id for p in rebanded], keys, np.vstack([p.sig for p in rebanded]))
         if fresh:
             await self._insert_fresh(tx, source, fresh, now, stats, touched, audit)
         await tx.audit.append_many(audit)
@@ -217,8 +217,11 @@ class Pipeline:
         t0 = _mark()
         novel_keys = _fingerprint(novel)
         t1 = self.timings.add("near_dedupe: fingerprints", t0)
-        for p, stored in zip(novel, self.bands.candidates(novel_keys) if novel else []):
-            p.stored = stored
+        if novel:
+            novel_sigs = np.vstack([p.sig for p in novel])
+            found = self.bands.candidates(novel_keys)
+            for p, stored in zip(novel, self.bands.may_pass_estimate(novel_sigs, found)):
+                p.stored = stored
         t1 = self.timings.add("near_dedupe: band lookup", t1)
         sigs = await tx.items.signatures({i for p in novel for i in p.stored})
         self.counts["candidate signatures read"] = self.counts.get("candidate signatures read", 0) + len(sigs)
@@ -302,7 +305,7 @@ class Pipeline:
             if p.item.reply:
                 audit.append(_reply_audit(p.incident_id, item_id, p.item, now))
         if novel_keys is not None:  # novel items are the ones with a signature, in order
-            self.bands.add([i for p, i in zip(fresh, item_ids) if p.sig is not None], novel_keys)
+            self.bands.add([i for p, i in zip(fresh, item_ids) if p.sig is not None], novel_keys, novel_sigs)
         if item_ids:
             self.bands.seen_id = max(self.bands.seen_id, max(item_ids))
         stats.incidents += len(ids)
@@ -441,7 +444,7 @@ def _index_signatures(index: dedupe.BandIndex, rows: list[tuple[int, bytes]]) ->
     rows = [(i, s) for i, s in rows if len(s) == 4 * dedupe.PERMUTATIONS]
     if rows:
         sigs = np.frombuffer(b"".join(s for _, s in rows), dtype="<u4").reshape(len(rows), dedupe.PERMUTATIONS)
-        index.add([i for i, _ in rows], dedupe.band_keys(sigs))
+        index.add([i for i, _ in rows], dedupe.band_keys(sigs), sigs)
 
 
 def _label(item: RawItem) -> str:

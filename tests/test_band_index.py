@@ -29,7 +29,7 @@ def test_candidates_match_the_table_query_across_sealed_blocks():
     keys = rng.integers(0, 9, size=(300, dedupe.BANDS)).astype(np.int64) * 1_000_003
     ids = np.arange(1, 301) * 3
     for start in range(0, 300, 50):
-        index.add(ids[start : start + 50], keys[start : start + 50])
+        index.add(ids[start : start + 50], keys[start : start + 50], _sigs(keys[start : start + 50]))
     stored = dict(zip(ids.tolist(), keys))
     queries = np.vstack([keys[:20], rng.integers(0, 9, size=(20, dedupe.BANDS)) * 1_000_003])
     for query, got in zip(queries, index.candidates(queries)):
@@ -42,7 +42,7 @@ def test_unknown_keys_and_empty_index_give_no_candidates():
     index = dedupe.BandIndex()
     query = np.arange(dedupe.BANDS, dtype=np.int64)[None, :]
     assert index.candidates(query) == [[]]
-    index.add([5], query + 1)
+    index.add([5], query + 1, _sigs(query + 1))
     assert index.candidates(query) == [[]] and index.candidates(query + 1) == [[5]]
 
 
@@ -50,17 +50,17 @@ def test_rollback_forgets_a_batch_even_across_a_sealed_block():
     index = dedupe.BandIndex()
     index.BLOCK = 4
     keys = np.arange(10 * dedupe.BANDS, dtype=np.int64).reshape(10, dedupe.BANDS)
-    index.add([1, 2, 3], keys[:3])
+    index.add([1, 2, 3], keys[:3], _sigs(keys[:3]))
     index.seen_id = 3
     before = index.candidates(keys)
     index.begin()
-    index.add([4, 5, 6, 7], keys[3:7])  # fills and seals a block mid-batch
+    index.add([4, 5, 6, 7], keys[3:7], _sigs(keys[3:7]))  # fills and seals a block mid-batch
     index.seen_id = 7
     assert index.candidates(keys[5:6]) == [[6]]
     index.rollback()
     assert index.candidates(keys) == before and index.seen_id == 3
     index.begin()
-    index.add([4], keys[3:4])
+    index.add([4], keys[3:4], _sigs(keys[3:4]))
     index.commit()
     index.rollback()  # nothing to undo after a commit
     assert index.candidates(keys[3:4]) == [[4]]
@@ -69,8 +69,8 @@ def test_rollback_forgets_a_batch_even_across_a_sealed_block():
 def test_re_adding_an_item_does_not_count_its_bands_twice():
     index = dedupe.BandIndex()
     keys = np.arange(2 * dedupe.BANDS, dtype=np.int64).reshape(2, dedupe.BANDS)
-    index.add([1, 2], keys)
-    index.add([1], keys[:1])
+    index.add([1, 2], keys, _sigs(keys))
+    index.add([1], keys[:1], _sigs(keys[:1]))
     both = keys[0].copy()
     both[:6] = keys[1][:6]  # shares 6 bands with item 2 and 6 with item 1: newest first on a tie
     assert index.candidates(both[None, :]) == [[2, 1]]
@@ -116,6 +116,11 @@ async def test_another_process_sees_new_items_and_changed_text(app, clock, setti
         await other.close()
 
 
+def _sigs(keys: np.ndarray) -> np.ndarray:
+    """Signatures to go with made-up keys (their content does not matter to these tests)."""
+    return np.zeros((len(keys), dedupe.PERMUTATIONS), dtype=np.uint32)
+
+
 def _keys(body: str, title: str = "楼板开裂") -> np.ndarray:
     from monitor.normalize import normalize
 
@@ -126,3 +131,36 @@ async def _item_id(app, external_id: str) -> int:
     async with app.store.read() as tx:
         [row] = [r for r in (await tx.items.by_external_ids("hotline", [external_id])).values()]
     return row["id"]
+
+
+def test_signature_bytes_never_drop_a_candidate_the_full_estimate_keeps():
+    rng = np.random.default_rng(3)
+    index = dedupe.BandIndex()
+    index.FP_CHUNK = 64  # several chunks
+    stored = rng.integers(0, 2**32, size=(400, dedupe.PERMUTATIONS), dtype=np.uint64).astype(np.uint32)
+    stored[:, :3] = 7  # some bytes agree by chance as well
+    ids = np.arange(1, 401) * 2
+    index.add(ids, dedupe.band_keys(stored), stored)
+    queries = stored[rng.integers(0, 400, size=50)].copy()
+    for row in queries:  # near copies: a random number of values changed
+        changed = rng.choice(dedupe.PERMUTATIONS, size=rng.integers(0, 24), replace=False)
+        row[changed] = rng.integers(0, 2**32, size=len(changed), dtype=np.uint64).astype(np.uint32)
+    everything = [ids.tolist()] * len(queries)
+    kept = index.may_pass_estimate(queries, everything)
+    by_id = dict(zip(ids.tolist(), stored))
+    for query, row in zip(queries, kept):
+        passing = [i for i in ids.tolist() if dedupe.estimate(query, by_id[i]) >= dedupe.ESTIMATE_MIN]
+        assert set(passing) <= set(row)
+    assert sum(map(len, kept)) < len(queries) * 40  # and most of the rest are dropped
+
+
+def test_rollback_restores_the_signature_bytes_of_a_changed_text():
+    index = dedupe.BandIndex()
+    old = np.full((1, dedupe.PERMUTATIONS), 5, dtype=np.uint32)
+    new = np.full((1, dedupe.PERMUTATIONS), 6, dtype=np.uint32)
+    index.add([9], dedupe.band_keys(old), old)
+    index.begin()
+    index.add([9], dedupe.band_keys(new), new)
+    assert index.may_pass_estimate(old, [[9]]) == [[]]
+    index.rollback()
+    assert index.may_pass_estimate(old, [[9]]) == [[9]] and index.candidates(dedupe.band_keys(new)) == [[]]
