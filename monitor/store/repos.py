@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import operator
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, case, func, or_, select, text, update
+from sqlalchemy import JSON, and_, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.model import Deadline, Incident, OutboxMessage, from_row
 from monitor.store.schema import (
+    UTC,
+    UtcDateTime,
     audit_log,
     corrections,
     deadlines,
@@ -94,7 +97,7 @@ class _Repo:
             return
         names = [k for k in rows[0] if k != "id"]
         dialect = self.conn.dialect
-        procs = [table.c[n].type.bind_processor(dialect) for n in names]
+        procs = [_sqlite_processor(table.c[n].type, dialect) for n in names]
         sql = (f'INSERT INTO "{table.name}" ({", ".join(chr(34) + n + chr(34) for n in names)}) '
                f'VALUES ({", ".join("?" for _ in names)})')
         # Column by column: one C-level loop per column instead of Python work per cell.
@@ -109,6 +112,30 @@ class _Repo:
                     column = list(map(proc, column))
             columns.append(column)
         await self.conn.exec_driver_sql(sql, list(zip(*columns)))
+
+
+def _sqlite_processor(column_type, dialect):
+    """The column's bind processor for SQLite, or a plain function with the same output where SQLAlchemy's
+    wrapper costs more than the work (JSON: json.dumps; UtcDateTime: naive UTC, as process_bind_param)."""
+    if isinstance(column_type, UtcDateTime):
+        return _naive_utc
+    if isinstance(column_type, JSON) and dialect._json_serializer is None:
+        return _json_text
+    return column_type.bind_processor(dialect)
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; use clock.as_utc()")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _json_text(value) -> str:
+    if not value and value is not None and type(value) in (list, dict):
+        return "[]" if type(value) is list else "{}"  # most co_departments, sensitive_areas
+    return json.dumps(value)
 
 
 class ItemRepo(_Repo):
@@ -399,8 +426,6 @@ class IncidentRepo(_Repo):
 
 def _utc(value):
     # Aggregates bypass the column type on SQLite and come back as text or naive datetimes.
-    from monitor.store.schema import UTC
-
     if value is None or isinstance(value, datetime):
         return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
