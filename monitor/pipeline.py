@@ -7,6 +7,7 @@ import resumes by simply importing again (items are keyed by source and external
 from __future__ import annotations
 
 import time
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Awaitable, Callable
@@ -43,7 +44,8 @@ class ImportStats:
     incidents: int = 0
     deadlines: int = 0
     seconds: float = 0.0
-    new_incident_ids: list[int] = field(default_factory=list)
+    # a compact array, not a list: an import's totals hold one per new incident (≈30 MB less at 1M rows)
+    new_incident_ids: array = field(default_factory=lambda: array("q"))
 
     def add(self, other: "ImportStats") -> None:
         for name in ("read", "inserted", "updated", "duplicates", "quarantined", "near_duplicates", "incidents",
