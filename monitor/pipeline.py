@@ -6,6 +6,7 @@ import resumes by simply importing again (items are keyed by source and external
 
 from __future__ import annotations
 
+import asyncio
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class Pipeline:
 
     def __post_init__(self) -> None:
         self.book = DeadlineBook(self.rules, self.policies, self.calendar)
+        self._ingest_lock = asyncio.Lock()
 
     async def ingest(self, records: list[RawItem | Reject], source: str, file: str = "",
                      in_tx: Callable[[Tx, datetime], Awaitable[None]] | None = None) -> ImportStats:
@@ -90,15 +92,18 @@ class Pipeline:
                 if (r.source, r.external_id) in latest:
                     stats.duplicates += 1  # the same record twice in one batch: the later one wins
                 latest[(r.source, r.external_id)] = r
-        self.bands.begin()
-        try:
-            async with self.store.write() as tx:
-                await self._ingest_tx(tx, rejects, latest, source, file, in_tx, now, stats)
-                t_commit = _mark()
-        except BaseException:
-            self.bands.rollback()  # the batch's items were not stored: forget their bands too
-            raise
-        self.bands.commit()
+        # One ingest at a time per process (collector tasks run concurrently): the band index follows one
+        # transaction at a time. The database serialises writers anyway (SQLite; an advisory lock on PostgreSQL).
+        async with self._ingest_lock:
+            self.bands.begin()
+            try:
+                async with self.store.write() as tx:
+                    await self._ingest_tx(tx, rejects, latest, source, file, in_tx, now, stats)
+                    t_commit = _mark()
+            except BaseException:
+                self.bands.rollback()  # the batch's items were not stored: forget their bands too
+                raise
+            self.bands.commit()
         self.timings.add("commit", t_commit)
         stats.seconds = self.timings.whole(started)
         return stats

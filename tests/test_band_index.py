@@ -182,3 +182,27 @@ async def test_downgrade_rebuilds_item_bands_from_the_signatures(app, clock):
         assert len({i for _, i in rows}) == 2
     finally:
         await migrate(app.store.engine)
+
+
+async def test_concurrent_ingests_in_one_process_keep_the_index_equal_to_the_store(app, clock):
+    import asyncio
+
+    inside = asyncio.Event()
+
+    async def slow_fail(tx, now):
+        inside.set()
+        await asyncio.sleep(0.3)  # the other ingest starts meanwhile
+        raise RuntimeError("cursor save failed")
+
+    failing = app.pipeline.ingest([RawItem("board", "B1", "楼板开裂", COMPLAINT, occurred_at=clock.now())], "board",
+                                  in_tx=slow_fail)
+
+    async def working():
+        await inside.wait()  # starts while the failing batch is inside its transaction
+        return await app.pipeline.ingest([RawItem("hotline", "GD2", "路灯", OTHER, occurred_at=clock.now())],
+                                         "hotline")
+
+    results = await asyncio.gather(failing, working(), return_exceptions=True)
+    assert isinstance(results[0], RuntimeError) and results[1].inserted == 1
+    assert app.pipeline.bands.candidates(_keys(COMPLAINT)) == [[]]
+    assert app.pipeline.bands.candidates(_keys(OTHER, "路灯")) == [[await _item_id(app, "GD2")]]
