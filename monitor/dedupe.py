@@ -30,7 +30,7 @@ EXACT_CHECKS = 2  # candidates per item whose text is compared (the best estimat
 WINDOW = timedelta(days=30)  # an old complaint said again after this long opens a new incident
 MAX_CANDIDATES = 6  # per new item: those sharing most bands (bounds the work on templated text)
 MAX_CHARS = 400  # the opening of a message decides; long tails (attachments, quotes) add cost, not signal
-_CHUNK = 32  # texts per numpy pass: keeps the (grams × permutations) matrix in cache (measured fastest)
+_CHUNK = 16  # texts per numpy pass: the (grams × permutations) matrices, ~0.6 MB each, stay in L2 (32: 2.8× slower here)
 
 _NON_WORD = re.compile(r"[\W_]+")
 _rng = np.random.default_rng(20261123)  # fixed: band keys are stored and must agree across processes
@@ -38,6 +38,7 @@ _A = _rng.integers(1, 2**32, size=PERMUTATIONS, dtype=np.uint64).astype(np.uint3
 _B = _rng.integers(1, 2**32, size=PERMUTATIONS, dtype=np.uint64).astype(np.uint32)
 _BAND_MIX = _rng.integers(1, 2**63, size=(ROWS + 1), dtype=np.uint64) | np.uint64(1)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+_S42, _S21 = np.uint64(42), np.uint64(21)
 
 
 def shingle_text(title_norm: str, body_norm: str) -> str:
@@ -49,14 +50,24 @@ def shingle_text(title_norm: str, body_norm: str) -> str:
 def grams(shingled: str) -> np.ndarray:
     """The distinct 3-grams of a shingled text, each packed exactly into an integer (sorted, unique)."""
     c = np.frombuffer(shingled.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    return np.unique((c[:-2] << np.uint64(42)) | (c[1:-1] << np.uint64(21)) | c[2:])
+    g = c[:-2] << _S42
+    g |= c[1:-1] << _S21
+    g |= c[2:]
+    g.sort()  # then drop repeats: np.unique does the same with twice the overhead on short arrays
+    keep = np.empty(len(g), dtype=bool)
+    keep[:1] = True
+    np.not_equal(g[1:], g[:-1], out=keep[1:])
+    return g[keep]
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Exact Jaccard similarity of two gram sets (as returned by grams)."""
     if not len(a) or not len(b):
         return 0.0
-    inter = len(np.intersect1d(a, b, assume_unique=True))
+    # both sorted and unique: where each of a would sit in b, and whether it is there
+    at = np.searchsorted(b, a)
+    at[at == len(b)] = 0
+    inter = int(np.count_nonzero(b[at] == a))
     return inter / (len(a) + len(b) - inter)
 
 
@@ -149,3 +160,190 @@ def best_match(new: np.ndarray, at: datetime | None, candidates: list[Candidate]
         if sim >= threshold and (best is None or sim > best.similarity):
             best = Match(c, sim)
     return best
+
+
+class BandIndex:
+    """In-memory LSH band index of stored items: which stored items share a band with new ones.
+
+    Replaces a table of 12 rows per item, whose random-key B-tree inserts and windowed look-ups were most of
+    an import's database time. Per band, sorted uint64 values `key32 << 32 | item_id` (the low 32 bits of
+    the band key: a collision only adds a candidate that the signature estimate then drops), so a key's
+    items are one run, newest last. 8 bytes per item and band, no Python object per item. Values live in
+    blocks of at most BLOCK items: the open block grows by np.insert (small copies), full blocks are sealed
+    and never copied again, so memory never doubles to grow.
+
+    Transactions: `begin()` snapshots the block lists (arrays are replaced, never changed in place, so the
+    snapshot is O(1)); `rollback()` restores it when the batch's transaction fails, `commit()` drops it.
+    `seen_id` / `seen_change` say how far the store's items and minhash_changes have been folded in.
+
+    It also keeps the low byte of each item's 24 MinHash values (24 bytes per item id, in chunks of FP_CHUNK
+    ids): equal values have equal low bytes, so the share of equal bytes is never below the true estimate,
+    and a candidate that fails ESTIMATE_MIN on bytes fails it on the full signature too. Only the others'
+    signatures need reading from the store.
+    """
+
+    BLOCK = 1 << 16  # items per sealed block: 512 KB per band array
+    FP_CHUNK = 1 << 16  # item ids per chunk of signature bytes: 1.5 MB
+    PER_KEY = 20  # newest items per key and band that count (a boilerplate key says little)
+
+    def __init__(self) -> None:
+        self._sealed: list[list[np.ndarray]] = []
+        self._open: list[np.ndarray] = [np.empty(0, dtype=np.uint64) for _ in range(BANDS)]
+        self._open_items = 0
+        self.seen_id = 0
+        self.seen_change = 0
+        self._snapshot: tuple | None = None
+        self._fp: dict[int, np.ndarray] = {}  # item id // FP_CHUNK → (FP_CHUNK × PERMUTATIONS) uint8
+        self._fp_undo: list[tuple[np.ndarray, np.ndarray]] = []  # (ids, bytes before) written in this transaction
+
+    def __len__(self) -> int:
+        return len(self._sealed) * self.BLOCK + self._open_items  # approximate (sealed blocks may be fuller)
+
+    def nbytes(self) -> int:
+        return (sum(a.nbytes for block in (*self._sealed, self._open) for a in block)
+                + sum(a.nbytes for a in self._fp.values()))
+
+    def begin(self) -> None:
+        self._snapshot = (len(self._sealed), list(self._open), self._open_items, self.seen_id, self.seen_change)
+
+    def commit(self) -> None:
+        self._snapshot = None
+        self._fp_undo.clear()
+
+    def rollback(self) -> None:
+        if self._snapshot is None:
+            return
+        sealed, self._open, self._open_items, self.seen_id, self.seen_change = self._snapshot
+        del self._sealed[sealed:]
+        self._snapshot = None
+        for ids, before in reversed(self._fp_undo):  # a changed text's bytes go back to the stored one's
+            self._set_fp(ids, before)
+        self._fp_undo.clear()
+
+    def add(self, item_ids, keys: np.ndarray, sigs: np.ndarray) -> None:
+        """Index items: ids, their band keys (band_keys, n × BANDS) and signatures (signatures, n × PERMUTATIONS)."""
+        ids = np.asarray(item_ids, dtype=np.uint64)
+        if not len(ids):
+            return
+        if int(ids.max()) >= 2**32:
+            raise ValueError("item ids above 2^32 do not fit the band index")
+        fp = (np.asarray(sigs) & 0xFF).astype(np.uint8)
+        if self._snapshot is not None:
+            self._fp_undo.append((ids, self._get_fp(ids)))
+        self._set_fp(ids, fp)
+        low = (np.asarray(keys).astype(np.uint64) & _LOW32) << np.uint64(32)
+        start = 0
+        while start < len(ids):
+            room = self.BLOCK - self._open_items
+            if room <= 0:
+                self._seal()
+                continue
+            end = min(len(ids), start + room)
+            for band in range(BANDS):
+                values = np.unique(low[start:end, band] | ids[start:end])
+                arr = self._open[band]
+                pos = np.searchsorted(arr, values)
+                if len(arr):  # an item re-indexed with unchanged bands: keep one copy
+                    fresh = arr[np.minimum(pos, len(arr) - 1)] != values
+                    values, pos = values[fresh], pos[fresh]
+                self._open[band] = np.insert(arr, pos, values)
+            self._open_items += end - start
+            start = end
+
+    def _get_fp(self, ids: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(ids), PERMUTATIONS), dtype=np.uint8)
+        chunk, slot = np.divmod(ids.astype(np.int64), self.FP_CHUNK)
+        for c in np.unique(chunk).tolist():
+            if c in self._fp:
+                at = chunk == c
+                out[at] = self._fp[c][slot[at]]
+        return out
+
+    def _set_fp(self, ids: np.ndarray, fp: np.ndarray) -> None:
+        chunk, slot = np.divmod(ids.astype(np.int64), self.FP_CHUNK)
+        for c in np.unique(chunk).tolist():
+            if c not in self._fp:
+                self._fp[c] = np.zeros((self.FP_CHUNK, PERMUTATIONS), dtype=np.uint8)
+            at = chunk == c
+            self._fp[c][slot[at]] = fp[at]
+
+    def may_pass_estimate(self, sigs: np.ndarray, candidates: list[list[int]]) -> list[list[int]]:
+        """Of each row's candidates, those whose signature bytes agree often enough that the full signature
+        might reach ESTIMATE_MIN (never drops one that does; see the class note)."""
+        pairs = [(q, i) for q, row in enumerate(candidates) for i in row]
+        if not pairs:
+            return [[] for _ in candidates]
+        q = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+        ids = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
+        mine = (np.asarray(sigs) & 0xFF).astype(np.uint8)[q]
+        equal = np.count_nonzero(self._get_fp(ids) == mine, axis=1)
+        ok = equal / PERMUTATIONS >= ESTIMATE_MIN
+        out: list[list[int]] = [[] for _ in candidates]
+        for query, item in zip(q[ok].tolist(), ids[ok].tolist()):
+            out[query].append(item)
+        return out
+
+    def _seal(self) -> None:
+        self._sealed.append(self._open)
+        self._open = [np.empty(0, dtype=np.uint64) for _ in range(BANDS)]
+        self._open_items = 0
+
+    def candidates(self, keys: np.ndarray, limit: int = MAX_CANDIDATES) -> list[list[int]]:
+        """For each row of band keys, the stored items sharing most bands with it (ties: newest first), at
+        most `limit`; only the newest PER_KEY items of each key and band count."""
+        n = len(keys)
+        if not n:
+            return []
+        low = (np.asarray(keys).astype(np.uint64) & _LOW32) << np.uint64(32)
+        qs, bs, ids = [], [], []
+        for band in range(BANDS):
+            first, last = low[:, band], low[:, band] | _LOW32
+            for block in (*self._sealed, self._open):
+                arr = block[band]
+                if not len(arr):
+                    continue
+                hi = np.searchsorted(arr, last, side="right")
+                lo = np.maximum(np.searchsorted(arr, first, side="left"), hi - self.PER_KEY)
+                count = hi - lo
+                total = int(count.sum())
+                if not total:
+                    continue
+                offsets = np.repeat(lo - (np.cumsum(count) - count), count)
+                qs.append(np.repeat(np.arange(n), count))
+                bs.append(np.full(total, band))
+                ids.append((arr[np.arange(total) + offsets] & _LOW32).astype(np.int64))
+        out: list[list[int]] = [[] for _ in range(n)]
+        if not qs:
+            return out
+        q, b, i = np.concatenate(qs), np.concatenate(bs), np.concatenate(ids)
+        # One hit per (query, band, item), the newest PER_KEY per (query, band) across blocks.
+        order = np.lexsort((-i, b, q))
+        q, b, i = q[order], b[order], i[order]
+        keep = np.ones(len(q), dtype=bool)
+        keep[1:] = (q[1:] != q[:-1]) | (b[1:] != b[:-1]) | (i[1:] != i[:-1])
+        q, b, i = q[keep], b[keep], i[keep]
+        keep = _rank_in_runs((q[1:] != q[:-1]) | (b[1:] != b[:-1])) < self.PER_KEY
+        q, i = q[keep], i[keep]
+        # Shared bands per (query, item), then the best `limit` per query.
+        order = np.lexsort((i, q))
+        q, i = q[order], i[order]
+        starts = np.flatnonzero(np.r_[True, (q[1:] != q[:-1]) | (i[1:] != i[:-1])])
+        shared = np.diff(np.r_[starts, len(q)])
+        q, i = q[starts], i[starts]
+        order = np.lexsort((-i, -shared, q))
+        q, i = q[order], i[order]
+        keep = _rank_in_runs(q[1:] != q[:-1]) < limit
+        for query, item in zip(q[keep].tolist(), i[keep].tolist()):
+            out[query].append(item)
+        return out
+
+
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def _rank_in_runs(boundaries: np.ndarray) -> np.ndarray:
+    """Position of each element within its run, given `boundaries[k]` = element k+1 starts a new run."""
+    n = len(boundaries) + 1
+    starts = np.flatnonzero(np.r_[True, boundaries])
+    lengths = np.diff(np.r_[starts, n])
+    return np.arange(n) - np.repeat(starts, lengths)

@@ -9,6 +9,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
+
 from monitor import dedupe
 from monitor.model import RawItem
 from monitor.normalize import content_hash, normalize
@@ -86,3 +88,67 @@ async def test_changed_text_is_fingerprinted_again(app, clock):
     assert stats.updated == 1
     later = await app.pipeline.ingest([RawItem("board", "B1", "楼板开裂", REWORDED, occurred_at=clock.now())], "board")
     assert later.near_duplicates == 1 and later.incidents == 0
+
+
+# MinHash of COMPLAINT (title 楼板开裂) as first stored (branch collectors): stored signatures and band keys
+# must never change, however the computation is sped up.
+GOLDEN_SIGNATURE = [372103503, 23975277, 19923156, 3742488, 7440350, 45505399, 218869656, 31316552, 110051689, 34545,
+                    172324011, 28778266, 2273958, 7492583, 46519222, 54192987, 15651228, 36152729, 117275575,
+                    76448069, 79744652, 73564957, 56643872, 4948548]
+GOLDEN_KEYS = [1427766037875981900, 6506426718769182216, 5501932412566744284, 2454708231217309713,
+               5199432261705898008, 222312995734863005, 5822827297679964505, 4856483672771262302,
+               2259890780196450514, 1975024480418071899, 5612802656641499119, 934705883158885455]
+
+
+def _reference_signature(text: str) -> list[int]:
+    """MinHash written out plainly, one text at a time, in Python integers."""
+    mask32, mask64 = 2**32 - 1, 2**64 - 1
+    c = [ord(ch) for ch in text]
+    grams = {(c[i] << 42) | (c[i + 1] << 21) | c[i + 2] for i in range(len(c) - 2)}
+    hashed = []
+    for g in grams:
+        h = (g * int(dedupe._MIX)) & mask64
+        hashed.append((h ^ (h >> 32)) & mask32)
+    out = []
+    for a, b in zip(dedupe._A.tolist(), dedupe._B.tolist()):
+        best = mask32
+        for x in hashed:
+            y = (a * x + b) & mask32
+            best = min(best, y ^ (y >> 15))
+        out.append(best)
+    return out
+
+
+def test_minhash_is_bit_identical_to_the_plain_definition_and_the_stored_values():
+    import random
+
+    rng = random.Random(5)
+    alphabet = "楼板开裂路灯坏了一个多月请尽快修复业主反映小区电梯故障ABC123"
+    texts = [dedupe.shingle_text("楼板开裂", normalize(COMPLAINT))]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 420))) for _ in range(70)]
+    texts = [dedupe.shingle_text("", t) for t in texts] + ["abc", "\x01\x01\x01", "ab".ljust(3, "\x01")]
+    sigs = dedupe.signatures(texts)
+    assert sigs.dtype == np.uint32 and sigs.shape == (len(texts), dedupe.PERMUTATIONS)
+    for text, sig in zip(texts, sigs.tolist()):
+        assert sig == _reference_signature(text)
+    assert sigs[0].tolist() == GOLDEN_SIGNATURE
+    assert dedupe.band_keys(sigs[:1])[0].tolist() == GOLDEN_KEYS
+    # any chunking of the batch gives the same rows
+    assert (np.vstack([dedupe.signatures(texts[i : i + 7]) for i in range(0, len(texts), 7)]) == sigs).all()
+
+
+def test_grams_and_jaccard_are_exact_set_operations():
+    import random
+
+    rng = random.Random(9)
+    alphabet = "楼板开裂路灯坏了业主反映ab1"
+    texts = ["abc", "aaaa", "\x01\x01\x01"] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(3, 300)))
+                                               for _ in range(60)]
+    plain = [{t[i : i + 3] for i in range(len(t) - 2)} for t in texts]
+    packed = [dedupe.grams(t) for t in texts]
+    for s, g in zip(plain, packed):
+        assert len(g) == len(s) and (np.diff(g.astype(np.int64)) > 0).all()
+    for i in range(0, len(texts) - 1):
+        a, b = plain[i], plain[i + 1]
+        assert dedupe.jaccard(packed[i], packed[i + 1]) == len(a & b) / len(a | b)
+    assert dedupe.jaccard(packed[3], packed[3]) == 1.0 and dedupe.jaccard(packed[0], packed[0][:0]) == 0.0

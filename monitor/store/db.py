@@ -55,7 +55,7 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA cache_size=-65536")  # 64 MB of pages per connection: imports keep indexes in memory
+        cursor.execute("PRAGMA cache_size=-16384")  # 64 MB of pages per connection: imports keep indexes in memory
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import operator
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import JSON, and_, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.model import Deadline, Incident, OutboxMessage, from_row
 from monitor.store.schema import (
+    UTC,
+    UtcDateTime,
     audit_log,
     corrections,
     deadlines,
     evidence,
     incidents,
-    item_bands,
     item_history,
     items,
+    minhash_changes,
     ledger,
     outbox,
     quarantine,
@@ -27,12 +30,19 @@ from monitor.store.schema import (
     users,
 )
 
+_PG_INGEST_LOCK = 73_510_002  # pg_advisory_xact_lock key held by each ingest transaction
 _CHUNK = 900  # bound parameters per IN (…) list; SQLite's limit is far above, PG's too
 
 
 def _chunks(values: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
+    """Values for IN (…) lists, at most `size` at a time, each list padded (its last value repeated, which
+    changes no result) to a power of two or `size`. Every list length is a new SQL text, and the driver keeps
+    128 prepared statements per connection — ≈170 bytes per parameter: thousands of distinct lengths held
+    tens of MB per connection during a long import."""
     for i in range(0, len(values), size):
-        yield values[i : i + size]
+        chunk = list(values[i : i + size])
+        padded = min(size, 1 << (len(chunk) - 1).bit_length())
+        yield chunk + chunk[-1:] * (padded - len(chunk))
 
 
 class _Repo:
@@ -93,18 +103,45 @@ class _Repo:
             return
         names = [k for k in rows[0] if k != "id"]
         dialect = self.conn.dialect
-        procs = [table.c[n].type.bind_processor(dialect) for n in names]
+        procs = [_sqlite_processor(table.c[n].type, dialect) for n in names]
         sql = (f'INSERT INTO "{table.name}" ({", ".join(chr(34) + n + chr(34) for n in names)}) '
                f'VALUES ({", ".join("?" for _ in names)})')
-        getter = operator.itemgetter(*names)
-        processed = [(i, p) for i, p in enumerate(procs) if p is not None]
-        params = []
-        for r in rows:
-            values = list(getter(r)) if len(names) > 1 else [r[names[0]]]
-            for i, p in processed:
-                values[i] = p(values[i])
-            params.append(tuple(values))
-        await self.conn.exec_driver_sql(sql, params)
+        # Column by column: one C-level loop per column instead of Python work per cell.
+        columns = []
+        for name, proc in zip(names, procs):
+            column = list(map(operator.itemgetter(name), rows))
+            if proc is not None:
+                first = column[0]
+                if column.count(first) == len(column):  # e.g. every row's received_at is the same `now`
+                    column = [proc(first)] * len(column)
+                else:
+                    column = list(map(proc, column))
+            columns.append(column)
+        await self.conn.exec_driver_sql(sql, list(zip(*columns)))
+
+
+def _sqlite_processor(column_type, dialect):
+    """The column's bind processor for SQLite, or a plain function with the same output where SQLAlchemy's
+    wrapper costs more than the work (JSON: json.dumps; UtcDateTime: naive UTC, as process_bind_param)."""
+    if isinstance(column_type, UtcDateTime):
+        return _naive_utc
+    if isinstance(column_type, JSON) and dialect._json_serializer is None:
+        return _json_text
+    return column_type.bind_processor(dialect)
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; use clock.as_utc()")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _json_text(value) -> str:
+    if not value and value is not None and type(value) in (list, dict):
+        return "[]" if type(value) is list else "{}"  # most co_departments, sensitive_areas
+    return json.dumps(value)
 
 
 class ItemRepo(_Repo):
@@ -184,29 +221,33 @@ class ItemRepo(_Repo):
         """Insert items and return their ids in the order given."""
         return await self._insert_many_ids(items, rows)
 
-    async def add_bands(self, rows: list[dict]) -> None:
-        """Near-duplicate index rows {"key", "item_id"}."""
-        await self._bulk_insert(item_bands, rows)
+    async def lock_ingest(self) -> None:
+        """Serialise ingests on PostgreSQL (until the transaction ends), as SQLite's single writer does: the
+        in-memory band index then sees item ids and minhash_changes grow in commit order."""
+        if self.conn.dialect.name == "postgresql":
+            await self.conn.execute(text(f"SELECT pg_advisory_xact_lock({_PG_INGEST_LOCK})"))
 
-    async def add_bands_ignoring_known(self, rows: list[dict]) -> None:
-        """Bands of an item whose text changed: keys it already has are kept."""
-        if rows:
-            await self.conn.execute(
-                self._insert(item_bands).on_conflict_do_nothing(index_elements=["key", "item_id"]), rows)
+    async def minhashes_after(self, item_id: int, limit: int) -> list[tuple[int, bytes | None]]:
+        """(id, minhash) of the first `limit` items with an id above `item_id`, by id."""
+        rows = await self.conn.execute(
+            select(items.c.id, items.c.minhash)
+            .where(items.c.id > item_id).order_by(items.c.id).limit(limit))
+        return [(i, m) for i, m in rows]
 
-    async def items_sharing_bands(self, keys: Sequence[int], per_key: int = 20) -> dict[int, list[int]]:
-        """Band key → ids of the newest `per_key` stored items that have it. A key shared by thousands of
-        items (boilerplate text) says little, and returning all of them would make large stores slow."""
-        out: dict[int, list[int]] = {}
-        size = 5000 if self.conn.dialect.name == "sqlite" else _CHUNK  # SQLite allows 32,766 parameters
-        for chunk in _chunks(sorted(set(keys)), size):
-            rank = func.row_number().over(partition_by=item_bands.c.key, order_by=item_bands.c.item_id.desc())
-            ranked = (select(item_bands.c.key, item_bands.c.item_id, rank.label("rn"))
-                      .where(item_bands.c.key.in_(chunk)).subquery())
-            rows = await self.conn.execute(select(ranked.c.key, ranked.c.item_id).where(ranked.c.rn <= per_key))
-            for key, item_id in rows:
-                out.setdefault(key, []).append(item_id)
-        return out
+    async def minhash_changes_after(self, seq: int) -> list[tuple[int, int, bytes | None]]:
+        """(seq, item id, its current minhash) for signature changes logged after `seq`, in order."""
+        rows = await self.conn.execute(
+            select(minhash_changes.c.seq, items.c.id, items.c.minhash)
+            .join(items, items.c.id == minhash_changes.c.item_id)
+            .where(minhash_changes.c.seq > seq).order_by(minhash_changes.c.seq))
+        return [tuple(r) for r in rows]
+
+    async def log_minhash_changes(self, item_ids: Sequence[int]) -> int:
+        """Record that these items' signatures changed; returns the last change number (ingests are
+        serialised, so it is this transaction's)."""
+        if item_ids:
+            await self.conn.execute(minhash_changes.insert(), [{"item_id": i} for i in item_ids])
+        return (await self.conn.execute(select(func.coalesce(func.max(minhash_changes.c.seq), 0)))).scalar_one()
 
     async def texts(self, item_ids: Sequence[int]) -> dict[int, dict]:
         """What near-duplicate checks need of stored items: text, incident, time, provenance."""
@@ -218,17 +259,21 @@ class ItemRepo(_Repo):
                 out[r.id] = dict(r._mapping)
         return out
 
-    async def signatures(self, item_ids: Sequence[int]) -> dict[int, dict]:
-        """id → {incident_id, minhash, at, source, external_id}: a near-duplicate candidate without its text."""
-        out: dict[int, dict] = {}
-        cols = [items.c.id, items.c.incident_id, items.c.minhash, items.c.source, items.c.external_id,
-                func.coalesce(items.c.occurred_at, items.c.received_at).label("at")]
-        size = 5000 if self.conn.dialect.name == "sqlite" else _CHUNK
-        for chunk in _chunks(sorted(set(item_ids)), size):
-            for r in await self.conn.execute(select(*cols).where(items.c.id.in_(chunk))):
-                row = dict(r._mapping)
-                row["at"] = _utc(row["at"])
-                out[r.id] = row
+    async def signatures(self, item_ids: Sequence[int]) -> dict[int, tuple[int | None, bytes | None]]:
+        """id → (incident_id, minhash): what ranks a near-duplicate candidate before its text is read."""
+        out: dict[int, tuple[int | None, bytes | None]] = {}
+        ids = sorted(set(item_ids))
+        if self.conn.dialect.name != "sqlite":
+            for chunk in _chunks(ids):
+                rows = await self.conn.execute(
+                    select(items.c.id, items.c.incident_id, items.c.minhash).where(items.c.id.in_(chunk)))
+                out.update((i, (incident, m)) for i, incident, m in rows)
+            return out
+        # Straight to the driver: an expanding IN of thousands of ids costs more to render than to run.
+        for chunk in _chunks(ids, 5000):
+            rows = await self.conn.exec_driver_sql(
+                f"SELECT id, incident_id, minhash FROM items WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk))
+            out.update((i, (incident, m)) for i, incident, m in rows)
         return out
 
     async def get_many(self, item_ids: Sequence[int]) -> list[dict]:
@@ -387,8 +432,6 @@ class IncidentRepo(_Repo):
 
 def _utc(value):
     # Aggregates bypass the column type on SQLite and come back as text or naive datetimes.
-    from monitor.store.schema import UTC
-
     if value is None or isinstance(value, datetime):
         return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)

@@ -113,7 +113,7 @@ items = Table(
     Column("source", String(100), nullable=False),
     Column("external_id", String(200), nullable=False),
     Column("content_hash", String(32), nullable=False, index=True),
-    Column("simhash", String(16)),  # unused: near-duplicate fingerprints are minhash + item_bands
+    Column("simhash", String(16)),  # unused: near-duplicate fingerprints are minhash (dedupe.BandIndex)
     Column("minhash", LargeBinary),  # MinHash signature (monitor.dedupe: 24 × uint32 little-endian)
     Column("title", Text, nullable=False, default=""),
     Column("body", Text, nullable=False, default=""),
@@ -136,15 +136,13 @@ items = Table(
     UniqueConstraint("source", "external_id"),
 )
 
-# Near-duplicate index (monitor.dedupe): one row per LSH band of an item's MinHash signature. Two items that
-# share a key are candidates, confirmed by exact Jaccard on their text. Append-only: a stale key (text changed)
-# only yields a candidate that the check drops.
-item_bands = Table(
-    "item_bands",
+# Near-duplicate index (monitor.dedupe.BandIndex) lives in memory, built from items.minhash. A signature that
+# changes (a re-imported record with new text) is logged here so that other processes' indexes see it.
+minhash_changes = Table(
+    "minhash_changes",
     metadata,
-    Column("key", BigInteger, primary_key=True, autoincrement=False),
-    Column("item_id", Integer, ForeignKey("items.id"), primary_key=True, autoincrement=False),
-    sqlite_with_rowid=False,  # the (key, item_id) B-tree is the table: one structure to update, not two
+    Column("seq", Integer, primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
 )
 
 item_history = Table(
