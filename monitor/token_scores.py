@@ -25,7 +25,7 @@ from monitor.features import KeyTable, analyse, ngrams_of
 
 SEP = "\n"  # separates messages in a joined batch: prepared texts never hold one
 MARGIN = 1e-6  # 7× the largest float32-vs-float64 difference measured on the shared data
-MAX_TOKENS = 1 << 18  # cache size (~40 MB); past it the cache starts afresh (bounded memory)
+MAX_TOKENS = 1 << 18  # rows kept (185 bytes each, ~48 MB); a batch that would pass it starts the cache afresh
 _BITS = np.uint64(21)
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _FIRST, _SECOND, _LAST, _LAST2, _LEN = range(5)
@@ -75,7 +75,7 @@ class TokenScores:
         cap = len(self.keep)
         if need <= cap:
             return
-        new = max(need, cap * 2)
+        new = max(need, min(cap * 2, MAX_TOKENS))  # never double past the bound: RSS stays flat
         for name in ("rows", "keep", "wcol", "edge"):
             old = getattr(self, name)
             arr = np.zeros((new, *old.shape[1:]), old.dtype)
@@ -143,13 +143,16 @@ class TokenScores:
         """Cache row of each token. Tokens are told apart by Python's 64-bit string hash, looked up in a
         numpy hash table: the loads of all tokens overlap, where a dict would fetch each key in turn
         (the reference, too, tells words of more than three characters apart by a 64-bit hash)."""
-        if self.size > MAX_TOKENS:
-            self._reset()
         keys = _hashes(tokens)
         ids = self.table.lookup(keys)
         missing = np.flatnonzero(ids < 0)
         if len(missing):
             new_keys, first = np.unique(keys[missing], return_index=True)
+            if self.size + len(new_keys) > MAX_TOKENS:  # start afresh before growing past the bound
+                self._reset()
+                ids = self.table.lookup(keys)
+                missing = np.flatnonzero(ids < 0)
+                new_keys, first = np.unique(keys[missing], return_index=True)
             self._add([tokens[i] for i in missing[first].tolist()])
             self.table.insert(new_keys, np.arange(self.size - len(new_keys), self.size))
             ids[missing] = self.table.lookup(keys[missing])

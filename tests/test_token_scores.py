@@ -61,9 +61,18 @@ def test_cache_starts_afresh(model, texts, monkeypatch):
     scorer = TokenScores(model)
     monkeypatch.setattr(ts, "MAX_TOKENS", 50)
     first = scorer.token_ids([t for d in docs for t in d])
-    assert scorer.size > 50
-    again = scorer.token_ids(docs[0])  # past the bound: a new cache
-    assert scorer.size <= len(set(docs[0])) + 1 and len(again) == len(docs[0]) and len(first)
+    assert scorer.size > 50  # one batch with more distinct tokens than the bound still gets its rows
+    assert (scorer.token_ids(docs[0]) == first[:len(docs[0])]).all()  # all known: the cache is kept
+    again = scorer.token_ids(docs[0] + ["新词甲"])  # a new token past the bound: a new cache
+    assert scorer.size <= len(set(docs[0])) + 2 and len(again) == len(docs[0]) + 1
+    # Batch after batch of new tokens: the cache starts afresh instead of doubling past the bound.
+    monkeypatch.setattr(ts, "MAX_TOKENS", 2048)
+    scorer = TokenScores(model)
+    for start in range(0, 20000, 700):
+        scorer.token_ids([f"词{i}" for i in range(start, start + 700)])
+        assert scorer.size <= 2048 and len(scorer.keep) <= 2048
+    sample = [f"词{i}" for i in range(19000, 19700)] + docs[0]
+    assert model.predict_tokens([sample]) == model.predict_reference([sample])
 
 
 def test_same_buffer_different_tokens(model):
