@@ -25,7 +25,7 @@ from monitor.features import KeyTable, analyse, ngrams_of
 
 SEP = "\n"  # separates messages in a joined batch: prepared texts never hold one
 MARGIN = 1e-6  # 7× the largest float32-vs-float64 difference measured on the shared data
-MAX_TOKENS = 1 << 18  # rows kept (185 bytes each, ~48 MB); a batch that would pass it starts the cache afresh
+MAX_TOKENS = 1 << 17  # rows kept (185 bytes each, ~24 MB); a batch that would pass it starts the cache afresh
 _BITS = np.uint64(21)
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _FIRST, _SECOND, _LAST, _LAST2, _LEN = range(5)
