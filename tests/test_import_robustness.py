@@ -228,3 +228,21 @@ def test_every_shared_message_export_imports_and_the_taxonomy_is_refused_clearly
         else:  # the label taxonomy has no message columns: a clear file-level answer, not garbage items
             with pytest.raises(ExportError, match="no header"):
                 list(records(path, "x", settings))
+
+
+def test_frozen_heap_is_released_after_imports_even_nested_or_failing():
+    import gc
+
+    from monitor.importer import frozen_heap
+
+    before = gc.get_freeze_count()
+    with frozen_heap():
+        assert gc.get_freeze_count() > 0
+        with frozen_heap():  # overlapping imports (folder sources): the inner one does not unfreeze
+            pass
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == before == 0
+    with pytest.raises(RuntimeError):
+        with frozen_heap():
+            raise RuntimeError("batch failed")
+    assert gc.get_freeze_count() == 0
