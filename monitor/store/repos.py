@@ -7,7 +7,7 @@ import operator
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import JSON, and_, case, func, or_, select, text, update
+from sqlalchemy import JSON, LargeBinary, and_, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.model import Deadline, Incident, OutboxMessage, from_row
@@ -121,21 +121,29 @@ class _Repo:
 
 
 def _sqlite_processor(column_type, dialect):
-    """The column's bind processor for SQLite, or a plain function with the same output where SQLAlchemy's
-    wrapper costs more than the work (JSON: json.dumps; UtcDateTime: naive UTC, as process_bind_param)."""
+    """The column's bind processor for SQLite, or a plain function with the same stored value where
+    SQLAlchemy's wrapper costs more than the work (JSON: json.dumps; UtcDateTime: the text sqlite3's
+    datetime adapter would make of the naive UTC value; LargeBinary: bytes as they are, stored as the
+    memoryview SQLAlchemy wraps them in would be)."""
     if isinstance(column_type, UtcDateTime):
-        return _naive_utc
+        return _utc_text
     if isinstance(column_type, JSON) and dialect._json_serializer is None:
         return _json_text
+    if isinstance(column_type, LargeBinary):
+        return None  # sqlite3 stores bytes and memoryviews alike; SQLAlchemy's wrapper call cost more
     return column_type.bind_processor(dialect)
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
+def _utc_text(value: datetime | None) -> str | None:
+    # = sqlite3's default adapter (isoformat with a space) applied to the naive UTC value, without the
+    # adapter's per-row lookup; a value repeated down a column (`now`) is then converted once, not per row.
     if value is None:
         return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the store; use clock.as_utc()")
-    return value.astimezone(UTC).replace(tzinfo=None)
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use clock.as_utc()")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ")
 
 
 def _json_text(value) -> str:
