@@ -247,7 +247,8 @@ class Pipeline:
         stored_grams: dict[int, dedupe.Candidate] = {}
         in_batch: dict[int, list[_Prepared]] = {}
         groups: list[list[_Prepared]] = []
-        for p in novel:
+        for seq, p in enumerate(novel):
+            p.seq = seq
             candidates: list[dedupe.Candidate] = []
             for item_id in p.stored:
                 if item_id not in stored_grams:
@@ -257,7 +258,8 @@ class Pipeline:
                         dedupe.grams(dedupe.shingle_text(normalize(row["title"]), normalize(row["body"]))),
                         row["occurred_at"] or row["received_at"], f"#{item_id}（{row['source']}:{row['external_id']}）")
                 candidates.append(stored_grams[item_id])
-            others = {id(o): o for k in p.keys for o in in_batch.get(k, ())}
+            # keyed by batch position, not id(): equal estimates then rank the same way in every run
+            others = {o.seq: o for k in p.keys for o in in_batch.get(k, ())}
             scored_batch = sorted(((dedupe.estimate(p.sig, o.sig), oid) for oid, o in others.items()), reverse=True)
             for est, oid in scored_batch[: dedupe.EXACT_CHECKS]:
                 if est >= dedupe.ESTIMATE_MIN:
@@ -412,6 +414,7 @@ class _Prepared:
     title_norm: str
     body_norm: str
     item_id: int | None = None
+    seq: int = 0  # position among the batch's novel items (orders equal in-batch candidates)
     keys: list[int] = field(default_factory=list)
     shingled: str = ""
     sig: object = None  # numpy row of the MinHash signature
