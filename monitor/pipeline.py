@@ -329,15 +329,15 @@ class Pipeline:
         a raise opens the deadlines of the new level from the original first-seen time."""
         if not incident_ids:
             return
-        incidents = await tx.incidents.get_many(incident_ids)
+        inputs = await tx.incidents.heat_inputs(incident_ids)
         times = await tx.items.seen_times(list(incident_ids), now - self.heat.window)
-        for incident_id, incident in incidents.items():
-            if incident.status != "open":
+        for incident_id, (status, severity, item_count, reporter_count, likes, areas) in inputs.items():
+            if status != "open":
                 continue
-            heat = signals(incident.item_count, incident.reporter_count, incident.likes, times.get(incident_id, []),
-                           now, self.heat)
-            level, reasons = adjust(incident.level, heat, incident.sensitive_areas, self.heat)
-            if level > incident.level:
+            heat = signals(item_count, reporter_count, likes, times.get(incident_id, []), now, self.heat)
+            level, reasons = adjust(Severity(severity), heat, areas, self.heat)
+            if level > severity:
+                incident = await tx.incidents.get(incident_id)  # the whole row only for a raise (rare)
                 await tx.incidents.update(incident_id, {"reasons": [*incident.reasons, *(r.as_dict() for r in reasons)]})
                 await self.book.regrade(tx, incident, level, "system:heat", reasons[0].text, now)
                 await tx.audit.append(now, "system:heat", "incident.regraded", "incident", incident_id,
