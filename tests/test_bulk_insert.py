@@ -44,3 +44,25 @@ def test_fast_processors_store_what_sqlalchemy_values_store(table, column, value
 def test_naive_datetimes_are_refused():
     with pytest.raises(ValueError):
         _sqlite_processor(items.c.occurred_at.type, sqlite.dialect())(datetime(2026, 1, 1))
+
+
+async def test_candidate_texts_read_raw_equal_core_rows(app, clock):
+    """ItemRepo.texts reads SQLite through the driver: the same values as a Core select of those columns."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from monitor.model import RawItem
+
+    at = [datetime(2026, 1, 1, 8, tzinfo=timezone.utc), datetime(2026, 1, 2, 9, 30, 15, 123, tzinfo=timezone.utc),
+          None]
+    await app.pipeline.ingest([RawItem("hotline", f"T{i}", f"标题{i}", f"第{i}条留言的内容各不相同", occurred_at=t)
+                               for i, t in enumerate(at)], "hotline")
+    async with app.store.read() as tx:
+        rows = (await tx.conn.execute(select(items.c.id))).all()
+        got = await tx.items.texts([r[0] for r in rows] + [10_000])
+        cols = [items.c.id, items.c.incident_id, items.c.title, items.c.body, items.c.source,
+                items.c.external_id, items.c.occurred_at, items.c.received_at]
+        expected = {r.id: dict(r._mapping) for r in await tx.conn.execute(select(*cols))}
+    assert got == expected and len(got) == 3
+    assert [got[i]["occurred_at"] for i in sorted(got)] == at

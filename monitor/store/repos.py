@@ -146,6 +146,11 @@ def _utc_text(value: datetime | None) -> str | None:
     return value.replace(tzinfo=None).isoformat(" ")
 
 
+def _utc_text_value(value: str | None) -> datetime | None:
+    # a stored UtcDateTime read back raw on SQLite: as the column's result processing makes it (aware UTC)
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 def _json_text(value) -> str:
     if not value and value is not None and type(value) in (list, dict):
         return "[]" if type(value) is list else "{}"  # most co_departments, sensitive_areas
@@ -164,6 +169,13 @@ class ItemRepo(_Repo):
 
     async def incidents_by_hash(self, hashes: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}
+        if self.conn.dialect.name == "sqlite":  # plain driver SQL: Core's rendering of the IN cost more than the query
+            for chunk in _chunks(list(hashes), 4096):
+                rows = await self.conn.exec_driver_sql(
+                    "SELECT content_hash, min(incident_id) FROM items WHERE content_hash IN "
+                    f"({','.join('?' * len(chunk))}) AND incident_id IS NOT NULL GROUP BY content_hash", tuple(chunk))
+                out.update({h: i for h, i in rows})
+            return out
         for chunk in _chunks(list(hashes)):
             rows = await self.conn.execute(
                 select(items.c.content_hash, func.min(items.c.incident_id))
@@ -262,9 +274,21 @@ class ItemRepo(_Repo):
         out: dict[int, dict] = {}
         cols = [items.c.id, items.c.incident_id, items.c.title, items.c.body, items.c.source,
                 items.c.external_id, items.c.occurred_at, items.c.received_at]
-        for chunk in _chunks(sorted(set(item_ids))):
-            for r in await self.conn.execute(select(*cols).where(items.c.id.in_(chunk))):
-                out[r.id] = dict(r._mapping)
+        ids = sorted(set(item_ids))
+        if self.conn.dialect.name != "sqlite":
+            for chunk in _chunks(ids):
+                for r in await self.conn.execute(select(*cols).where(items.c.id.in_(chunk))):
+                    out[r.id] = dict(r._mapping)
+            return out
+        # Straight to the driver, as signatures(): Core's per-row result handling cost more than the query.
+        names = [c.name for c in cols]
+        for chunk in _chunks(ids, 5000):
+            rows = await self.conn.exec_driver_sql(
+                f"SELECT {', '.join(names)} FROM items WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk))
+            for r in rows:
+                row = dict(zip(names, r))
+                row["occurred_at"], row["received_at"] = _utc_text_value(r[6]), _utc_text_value(r[7])
+                out[r[0]] = row
         return out
 
     async def signatures(self, item_ids: Sequence[int]) -> dict[int, tuple[int | None, bytes | None]]:
