@@ -66,3 +66,31 @@ async def test_candidate_texts_read_raw_equal_core_rows(app, clock):
         expected = {r.id: dict(r._mapping) for r in await tx.conn.execute(select(*cols))}
     assert got == expected and len(got) == 3
     assert [got[i]["occurred_at"] for i in sorted(got)] == at
+
+
+async def test_refresh_stats_stores_what_core_stored(app, clock):
+    """On SQLite refresh_stats runs plain driver SQL: counts, likes and times as Core's update stored them."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import bindparam, select, update
+
+    from monitor.model import RawItem
+
+    text_ = "小区门口的路灯已经坏了两个月晚上出行很不方便请尽快派人维修"
+    at = [datetime(2026, 1, 1, 8, tzinfo=timezone.utc), datetime(2026, 1, 2, 9, 30, 15, 123, tzinfo=timezone.utc)]
+    await app.pipeline.ingest([RawItem("hotline", "A", "路灯", text_, occurred_at=at[0], reporter="U1", likes=2),
+                               RawItem("hotline", "B", "路灯", text_ + "。", occurred_at=at[1], reporter="", likes=3)],
+                              "hotline")
+    now = clock.now()
+    raw = "SELECT id, item_count, reporter_count, likes, updated_at, last_seen_at FROM incidents ORDER BY id"
+    async with app.store.write() as tx:
+        [incident_id] = [r[0] for r in (await tx.conn.execute(select(incidents.c.id))).all()]
+        await tx.incidents.refresh_stats([incident_id], now)
+        ours = (await tx.conn.exec_driver_sql(raw)).all()
+        await tx.conn.execute(  # what the Core path writes
+            update(incidents).where(incidents.c.id == bindparam("b_id")).values(
+                item_count=bindparam("n"), reporter_count=bindparam("r"), likes=bindparam("l"),
+                updated_at=bindparam("u"), last_seen_at=bindparam("s")),
+            [{"b_id": incident_id, "n": 2, "r": 1, "l": 5, "u": now, "s": at[1]}])
+        core = (await tx.conn.exec_driver_sql(raw)).all()
+    assert ours == core and ours[0][1:4] == (2, 1, 5)

@@ -408,6 +408,8 @@ class IncidentRepo(_Repo):
     async def refresh_stats(self, incident_ids: Iterable[int], now: datetime) -> None:
         """Heat from the items: how many, how many distinct reporters, likes, first/last seen."""
         ids = sorted(set(incident_ids))
+        if self.conn.dialect.name == "sqlite":
+            return await self._refresh_stats_sqlite(ids, now)
         for chunk in _chunks(ids):
             seen = func.coalesce(items.c.occurred_at, items.c.received_at)
             reporter = case((items.c.reporter == "", None), else_=items.c.reporter)
@@ -439,6 +441,23 @@ class IncidentRepo(_Repo):
                             last_seen_at=bindparam("last_seen_at"))
                 )
                 await self.conn.execute(stmt, rows)
+
+    async def _refresh_stats_sqlite(self, ids: list[int], now: datetime) -> None:
+        """refresh_stats in plain driver SQL: the same query and update, times bound as Core binds them
+        (Core's IN rendering and per-row update handling cost more than the work)."""
+        dialect = self.conn.dialect
+        stamp = incidents.c.last_seen_at.type.dialect_impl(dialect).bind_processor(dialect)
+        now_text = stamp(now)
+        for chunk in _chunks(ids, 4096):
+            stats = await self.conn.exec_driver_sql(
+                "SELECT incident_id, count(*), count(DISTINCT CASE WHEN reporter = '' THEN NULL ELSE reporter END), "
+                "coalesce(sum(likes), 0), max(coalesce(occurred_at, received_at)) FROM items "
+                f"WHERE incident_id IN ({','.join('?' * len(chunk))}) GROUP BY incident_id", tuple(chunk))
+            rows = [(n, max(r, 1), likes, now_text, stamp(_utc(last)), i) for i, n, r, likes, last in stats]
+            if rows:
+                await self.conn.exec_driver_sql(
+                    "UPDATE incidents SET item_count = ?, reporter_count = ?, likes = ?, updated_at = ?, "
+                    "last_seen_at = ? WHERE id = ?", rows)
 
     async def counts(self, column: str, status: str | None = "open") -> list[tuple[Any, int]]:
         col = incidents.c[column]
