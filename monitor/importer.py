@@ -8,6 +8,8 @@ finished by running it again; the folder watcher also keeps a row cursor so it d
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 from pathlib import Path
 from typing import Awaitable, Callable, Iterable, Iterator
@@ -63,6 +65,26 @@ def _batched(it: Iterable, size: int) -> Iterator[list]:
 
 InTx = Callable[[object, object], Awaitable[None]]
 
+_frozen = 0  # imports running in this process that keep the heap frozen (folder imports may overlap)
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep the objects that exist before an import (models, dictionaries, config: millions of them) out of
+    the cyclic GC's full collections while it runs. Each full collection otherwise walks that whole heap:
+    ≈15 % of an import's CPU. gc.freeze/unfreeze only move list heads (O(1)); nothing is freed or leaked,
+    garbage among the frozen objects is collected as usual once the last import ends."""
+    global _frozen
+    if _frozen == 0:
+        gc.freeze()
+    _frozen += 1
+    try:
+        yield
+    finally:
+        _frozen -= 1
+        if _frozen == 0:
+            gc.unfreeze()
+
 
 async def import_file(
     pipeline: Pipeline,
@@ -82,7 +104,7 @@ async def import_file(
     try:
         if rows is None:
             rows = check_file(path, source, settings)
-        with progress(f"导入 {path.name}", total=rows, enabled=show_progress) as bar:
+        with frozen_heap(), progress(f"导入 {path.name}", total=rows, enabled=show_progress) as bar:
             done = skip
             stream = itertools.islice(records(path, source, settings), skip, None)
             for chunk in _batched(stream, batch):

@@ -245,9 +245,11 @@ class Pipeline:
         self.counts["candidate texts read"] = self.counts.get("candidate texts read", 0) + len(stored)
         t0 = self.timings.add("near_dedupe: candidate texts", t1)
         stored_grams: dict[int, dedupe.Candidate] = {}
-        in_batch: dict[int, list[_Prepared]] = {}
+        # earlier novel items of this batch sharing a band key with each one (most share none)
+        sharing = _earlier_sharing(novel_keys) if novel else {}
         groups: list[list[_Prepared]] = []
-        for p in novel:
+        for seq, p in enumerate(novel):
+            p.seq = seq
             candidates: list[dedupe.Candidate] = []
             for item_id in p.stored:
                 if item_id not in stored_grams:
@@ -257,7 +259,8 @@ class Pipeline:
                         dedupe.grams(dedupe.shingle_text(normalize(row["title"]), normalize(row["body"]))),
                         row["occurred_at"] or row["received_at"], f"#{item_id}（{row['source']}:{row['external_id']}）")
                 candidates.append(stored_grams[item_id])
-            others = {id(o): o for k in p.keys for o in in_batch.get(k, ())}
+            # ranked by estimate, then batch position (never id(): the same ranking in every run)
+            others = {j: novel[j] for j in sharing.get(seq, ())}
             scored_batch = sorted(((dedupe.estimate(p.sig, o.sig), oid) for oid, o in others.items()), reverse=True)
             for est, oid in scored_batch[: dedupe.EXACT_CHECKS]:
                 if est >= dedupe.ESTIMATE_MIN:
@@ -280,8 +283,6 @@ class Pipeline:
             else:
                 p.incident_id, p.reason = match.candidate.incident, match.reason()
                 stats.near_duplicates += 1
-            for k in p.keys:
-                in_batch.setdefault(k, []).append(p)
         for p in fresh:
             if p.same_as is not None:
                 p.group, p.incident_id = p.same_as.group, p.same_as.incident_id
@@ -327,15 +328,15 @@ class Pipeline:
         a raise opens the deadlines of the new level from the original first-seen time."""
         if not incident_ids:
             return
-        incidents = await tx.incidents.get_many(incident_ids)
+        inputs = await tx.incidents.heat_inputs(incident_ids)
         times = await tx.items.seen_times(list(incident_ids), now - self.heat.window)
-        for incident_id, incident in incidents.items():
-            if incident.status != "open":
+        for incident_id, (status, severity, item_count, reporter_count, likes, areas) in inputs.items():
+            if status != "open":
                 continue
-            heat = signals(incident.item_count, incident.reporter_count, incident.likes, times.get(incident_id, []),
-                           now, self.heat)
-            level, reasons = adjust(incident.level, heat, incident.sensitive_areas, self.heat)
-            if level > incident.level:
+            heat = signals(item_count, reporter_count, likes, times.get(incident_id, []), now, self.heat)
+            level, reasons = adjust(Severity(severity), heat, areas, self.heat)
+            if level > severity:
+                incident = await tx.incidents.get(incident_id)  # the whole row only for a raise (rare)
                 await tx.incidents.update(incident_id, {"reasons": [*incident.reasons, *(r.as_dict() for r in reasons)]})
                 await self.book.regrade(tx, incident, level, "system:heat", reasons[0].text, now)
                 await tx.audit.append(now, "system:heat", "incident.regraded", "incident", incident_id,
@@ -412,7 +413,7 @@ class _Prepared:
     title_norm: str
     body_norm: str
     item_id: int | None = None
-    keys: list[int] = field(default_factory=list)
+    seq: int = 0  # position among the batch's novel items (orders equal in-batch candidates)
     shingled: str = ""
     sig: object = None  # numpy row of the MinHash signature
     stored: list[int] = field(default_factory=list)  # candidate stored item ids
@@ -432,6 +433,28 @@ def _grams_of(p: "_Prepared"):
     return p._grams
 
 
+def _earlier_sharing(keys: np.ndarray) -> dict[int, set[int]]:
+    """Row i → the rows j < i of `keys` (n × BANDS band keys) that share a key with it, for rows that have
+    any: one sort for the batch instead of a dict of lists per key and item."""
+    flat = keys.ravel()
+    order = np.argsort(flat, kind="stable")  # equal keys stay in row order
+    ordered = flat[order]
+    same = ordered[1:] == ordered[:-1]
+    out: dict[int, set[int]] = {}
+    if not same.any():
+        return out
+    rows = (order // keys.shape[1]).tolist()
+    starts = np.flatnonzero(same & ~np.concatenate(([False], same[:-1]))).tolist()  # runs of equal keys
+    ends = (np.flatnonzero(same & ~np.concatenate((same[1:], [False]))) + 2).tolist()
+    for start, end in zip(starts, ends):
+        run = rows[start:end]
+        for at, i in enumerate(run):
+            earlier = {j for j in run[:at] if j != i}
+            if earlier:
+                out.setdefault(i, set()).update(earlier)
+    return out
+
+
 def _fingerprint(prepared: list[_Prepared]):
     """Signatures and band keys of `prepared` (set on each); returns the keys array (n × BANDS) or None."""
     if not prepared:
@@ -439,8 +462,8 @@ def _fingerprint(prepared: list[_Prepared]):
     texts = [dedupe.shingle_text(p.title_norm, p.body_norm) for p in prepared]
     sigs = dedupe.signatures(texts)
     keys = dedupe.band_keys(sigs)
-    for p, text, k, sig in zip(prepared, texts, keys.tolist(), sigs):
-        p.keys, p.shingled, p.sig = k, text, sig
+    for p, text, sig in zip(prepared, texts, sigs):
+        p.shingled, p.sig = text, sig
     return keys
 
 

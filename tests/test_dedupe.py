@@ -152,3 +152,22 @@ def test_grams_and_jaccard_are_exact_set_operations():
         a, b = plain[i], plain[i + 1]
         assert dedupe.jaccard(packed[i], packed[i + 1]) == len(a & b) / len(a | b)
     assert dedupe.jaccard(packed[3], packed[3]) == 1.0 and dedupe.jaccard(packed[0], packed[0][:0]) == 0.0
+
+
+def test_earlier_sharing_matches_a_dict_of_key_lists():
+    import random
+
+    from monitor.pipeline import _earlier_sharing
+
+    rng = random.Random(7)
+    for _ in range(500):
+        n, bands = rng.randint(1, 40), rng.randint(1, 5)
+        keys = np.array([[rng.randint(0, 30) for _ in range(bands)] for _ in range(n)], dtype=np.int64)
+        expected, seen = {}, {}
+        for i, row in enumerate(keys.tolist()):
+            if earlier := {j for k in row for j in seen.get(k, ())}:
+                expected[i] = earlier
+            for k in row:
+                seen.setdefault(k, []).append(i)
+        assert _earlier_sharing(keys) == expected
+    assert _earlier_sharing(np.arange(24, dtype=np.int64).reshape(2, 12)) == {}

@@ -228,3 +228,37 @@ def test_every_shared_message_export_imports_and_the_taxonomy_is_refused_clearly
         else:  # the label taxonomy has no message columns: a clear file-level answer, not garbage items
             with pytest.raises(ExportError, match="no header"):
                 list(records(path, "x", settings))
+
+
+def test_frozen_heap_is_released_after_imports_even_nested_or_failing():
+    import gc
+
+    from monitor.importer import frozen_heap
+
+    before = gc.get_freeze_count()
+    with frozen_heap():
+        assert gc.get_freeze_count() > 0
+        with frozen_heap():  # overlapping imports (folder sources): the inner one does not unfreeze
+            pass
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == before == 0
+    with pytest.raises(RuntimeError):
+        with frozen_heap():
+            raise RuntimeError("batch failed")
+    assert gc.get_freeze_count() == 0
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab中 \t\n\r\u3000\xa0\x1c\x85\u2028\u2029\x0b\x0c"), max_size=30) | st.text())
+def test_clean_display_collapses_whitespace_as_the_regex_did(text):
+    import re
+
+    from monitor.normalize import clean_display
+
+    ws = re.compile(r"\s+")
+    if "\n" not in text and "\r" not in text:
+        expected = ws.sub(" ", text).strip()
+    else:
+        lines = [ws.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n")]
+        expected = "\n".join(line for line in lines if line)
+    assert clean_display(text) == expected

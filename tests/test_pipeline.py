@@ -80,3 +80,17 @@ async def test_policy_gets_working_day_deadline(app, clock):
     assert incident.kind == "policy" and d.rule == "policy_interpretation"
     # first seen Monday 2026-11-23 08:30 Beijing → 3 working days → end of Thursday the 26th
     assert d.due_at.isoformat() == "2026-11-26T16:00:00+00:00"
+
+
+async def test_equal_in_batch_candidates_rank_by_batch_position(app, clock):
+    # Texts equal but for punctuation: different hashes (so not exact duplicates), equal signatures and
+    # 3-grams, so every earlier one ties; the latest earlier item is named, in every run.
+    body = "小区门口的路灯已经坏了两个月晚上出行很不方便请尽快派人维修"
+    variants = [body, body[:5] + "，" + body[5:], body[:10] + "，" + body[10:], body[:15] + "。" + body[15:]]
+    stats = await app.pipeline.ingest([item(str(i), "路灯坏了", b, clock) for i, b in enumerate(variants, 1)],
+                                      "hotline")
+    assert (stats.inserted, stats.near_duplicates, stats.incidents) == (4, 3, 1)
+    async with app.store.read() as tx:
+        got = await tx.items.by_external_ids("hotline", ["2", "3", "4"])
+    assert [got[e]["group_reason"].split("（")[0] for e in ("2", "3", "4")] == [
+        "与留言 hotline:1相似", "与留言 hotline:2相似", "与留言 hotline:3相似"]

@@ -7,7 +7,7 @@ import operator
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import JSON, and_, case, func, or_, select, text, update
+from sqlalchemy import JSON, LargeBinary, and_, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.model import Deadline, Incident, OutboxMessage, from_row
@@ -121,21 +121,34 @@ class _Repo:
 
 
 def _sqlite_processor(column_type, dialect):
-    """The column's bind processor for SQLite, or a plain function with the same output where SQLAlchemy's
-    wrapper costs more than the work (JSON: json.dumps; UtcDateTime: naive UTC, as process_bind_param)."""
+    """The column's bind processor for SQLite, or a plain function with the same stored value where
+    SQLAlchemy's wrapper costs more than the work (JSON: json.dumps; UtcDateTime: the text sqlite3's
+    datetime adapter would make of the naive UTC value; LargeBinary: bytes as they are, stored as the
+    memoryview SQLAlchemy wraps them in would be)."""
     if isinstance(column_type, UtcDateTime):
-        return _naive_utc
+        return _utc_text
     if isinstance(column_type, JSON) and dialect._json_serializer is None:
         return _json_text
+    if isinstance(column_type, LargeBinary):
+        return None  # sqlite3 stores bytes and memoryviews alike; SQLAlchemy's wrapper call cost more
     return column_type.bind_processor(dialect)
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
+def _utc_text(value: datetime | None) -> str | None:
+    # = sqlite3's default adapter (isoformat with a space) applied to the naive UTC value, without the
+    # adapter's per-row lookup; a value repeated down a column (`now`) is then converted once, not per row.
     if value is None:
         return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the store; use clock.as_utc()")
-    return value.astimezone(UTC).replace(tzinfo=None)
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use clock.as_utc()")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ")
+
+
+def _utc_text_value(value: str | None) -> datetime | None:
+    # a stored UtcDateTime read back raw on SQLite: as the column's result processing makes it (aware UTC)
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def _json_text(value) -> str:
@@ -147,7 +160,18 @@ def _json_text(value) -> str:
 class ItemRepo(_Repo):
     async def by_external_ids(self, source: str, external_ids: Sequence[str]) -> dict[str, dict]:
         out: dict[str, dict] = {}
-        for chunk in _chunks(list(external_ids)):
+        wanted = list(external_ids)
+        if self.conn.dialect.name == "sqlite" and wanted:
+            # Which are known, by plain driver SQL on the unique index (a new export: almost none); whole rows
+            # through Core only for those. Rendering Core's IN of every id cost more than the query.
+            known = []
+            for chunk in _chunks(wanted, 4096):
+                rows = await self.conn.exec_driver_sql(
+                    f"SELECT external_id FROM items WHERE source = ? AND external_id IN ({','.join('?' * len(chunk))})",
+                    (source, *chunk))
+                known.extend(r[0] for r in rows)
+            wanted = known
+        for chunk in _chunks(wanted):
             rows = await self.conn.execute(
                 select(items).where(items.c.source == source, items.c.external_id.in_(chunk))
             )
@@ -156,6 +180,13 @@ class ItemRepo(_Repo):
 
     async def incidents_by_hash(self, hashes: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}
+        if self.conn.dialect.name == "sqlite":  # plain driver SQL: Core's rendering of the IN cost more than the query
+            for chunk in _chunks(list(hashes), 4096):
+                rows = await self.conn.exec_driver_sql(
+                    "SELECT content_hash, min(incident_id) FROM items WHERE content_hash IN "
+                    f"({','.join('?' * len(chunk))}) AND incident_id IS NOT NULL GROUP BY content_hash", tuple(chunk))
+                out.update({h: i for h, i in rows})
+            return out
         for chunk in _chunks(list(hashes)):
             rows = await self.conn.execute(
                 select(items.c.content_hash, func.min(items.c.incident_id))
@@ -254,9 +285,21 @@ class ItemRepo(_Repo):
         out: dict[int, dict] = {}
         cols = [items.c.id, items.c.incident_id, items.c.title, items.c.body, items.c.source,
                 items.c.external_id, items.c.occurred_at, items.c.received_at]
-        for chunk in _chunks(sorted(set(item_ids))):
-            for r in await self.conn.execute(select(*cols).where(items.c.id.in_(chunk))):
-                out[r.id] = dict(r._mapping)
+        ids = sorted(set(item_ids))
+        if self.conn.dialect.name != "sqlite":
+            for chunk in _chunks(ids):
+                for r in await self.conn.execute(select(*cols).where(items.c.id.in_(chunk))):
+                    out[r.id] = dict(r._mapping)
+            return out
+        # Straight to the driver, as signatures(): Core's per-row result handling cost more than the query.
+        names = [c.name for c in cols]
+        for chunk in _chunks(ids, 5000):
+            rows = await self.conn.exec_driver_sql(
+                f"SELECT {', '.join(names)} FROM items WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk))
+            for r in rows:
+                row = dict(zip(names, r))
+                row["occurred_at"], row["received_at"] = _utc_text_value(r[6]), _utc_text_value(r[7])
+                out[r[0]] = row
         return out
 
     async def signatures(self, item_ids: Sequence[int]) -> dict[int, tuple[int | None, bytes | None]]:
@@ -329,6 +372,17 @@ class IncidentRepo(_Repo):
                 out[r.id] = from_row(Incident, r._mapping)
         return out
 
+    async def heat_inputs(self, ids: Iterable[int]) -> dict[int, tuple[str, int, int, int, int, list]]:
+        """id → (status, severity, item_count, reporter_count, likes, sensitive_areas), by id: what heat
+        needs, without decoding whole rows (reasons, five times) for every incident an import touches."""
+        cols = [incidents.c.id, incidents.c.status, incidents.c.severity, incidents.c.item_count,
+                incidents.c.reporter_count, incidents.c.likes, incidents.c.sensitive_areas]
+        out: dict[int, tuple] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            for r in await self.conn.execute(select(*cols).where(incidents.c.id.in_(chunk))):
+                out[r[0]] = tuple(r[1:])
+        return out
+
     async def list(
         self,
         status: str | None = None,
@@ -354,6 +408,8 @@ class IncidentRepo(_Repo):
     async def refresh_stats(self, incident_ids: Iterable[int], now: datetime) -> None:
         """Heat from the items: how many, how many distinct reporters, likes, first/last seen."""
         ids = sorted(set(incident_ids))
+        if self.conn.dialect.name == "sqlite":
+            return await self._refresh_stats_sqlite(ids, now)
         for chunk in _chunks(ids):
             seen = func.coalesce(items.c.occurred_at, items.c.received_at)
             reporter = case((items.c.reporter == "", None), else_=items.c.reporter)
@@ -385,6 +441,23 @@ class IncidentRepo(_Repo):
                             last_seen_at=bindparam("last_seen_at"))
                 )
                 await self.conn.execute(stmt, rows)
+
+    async def _refresh_stats_sqlite(self, ids: list[int], now: datetime) -> None:
+        """refresh_stats in plain driver SQL: the same query and update, times bound as Core binds them
+        (Core's IN rendering and per-row update handling cost more than the work)."""
+        dialect = self.conn.dialect
+        stamp = incidents.c.last_seen_at.type.dialect_impl(dialect).bind_processor(dialect)
+        now_text = stamp(now)
+        for chunk in _chunks(ids, 4096):
+            stats = await self.conn.exec_driver_sql(
+                "SELECT incident_id, count(*), count(DISTINCT CASE WHEN reporter = '' THEN NULL ELSE reporter END), "
+                "coalesce(sum(likes), 0), max(coalesce(occurred_at, received_at)) FROM items "
+                f"WHERE incident_id IN ({','.join('?' * len(chunk))}) GROUP BY incident_id", tuple(chunk))
+            rows = [(n, max(r, 1), likes, now_text, stamp(_utc(last)), i) for i, n, r, likes, last in stats]
+            if rows:
+                await self.conn.exec_driver_sql(
+                    "UPDATE incidents SET item_count = ?, reporter_count = ?, likes = ?, updated_at = ?, "
+                    "last_seen_at = ? WHERE id = ?", rows)
 
     async def counts(self, column: str, status: str | None = "open") -> list[tuple[Any, int]]:
         col = incidents.c[column]
