@@ -55,6 +55,8 @@ def _run(browser, url: str, token: str, steps):
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(url)
+    # Under load the page may still be arriving (or the previous test's reload landing): wait for the form.
+    WebDriverWait(browser, 15).until(lambda b: b.find_elements(By.ID, "actor") and b.find_elements(By.ID, "token"))
     browser.find_element(By.ID, "actor").clear()
     browser.find_element(By.ID, "actor").send_keys("张值班")
     browser.find_element(By.ID, "token").clear()
