@@ -86,6 +86,25 @@ def frozen_heap() -> Iterator[None]:
             gc.unfreeze()
 
 
+def _load_trim():
+    """glibc's malloc_trim, or None elsewhere. Each batch frees many numpy buffers and strings; without a
+    trim the freed heap stays resident and RSS creeps up over a long import (measured at 1M rows)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _load_trim()
+
+
+def _trim_heap() -> None:
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
 async def import_file(
     pipeline: Pipeline,
     settings: Settings,
@@ -113,6 +132,7 @@ async def import_file(
                 stats = await pipeline.ingest(chunk, source, str(path), in_tx=hook)
                 total.add(stats)
                 bar.advance(len(chunk))
+                _trim_heap()
     except ExportError as exc:
         raise ExportError(f"{path}: {exc}") from None
     except OSError as exc:

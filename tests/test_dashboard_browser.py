@@ -56,7 +56,8 @@ def _run(browser, url: str, token: str, steps):
 
     browser.get(url)
     # Under load the page may still be arriving (or the previous test's reload landing): wait for the form.
-    WebDriverWait(browser, 15).until(lambda b: b.find_elements(By.ID, "actor") and b.find_elements(By.ID, "token"))
+    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "actor") and b.find_elements(By.ID, "token"),
+                                     message=f"no form on {url}: {browser.current_url}")
     browser.find_element(By.ID, "actor").clear()
     browser.find_element(By.ID, "actor").send_keys("张值班")
     browser.find_element(By.ID, "token").clear()
@@ -65,7 +66,8 @@ def _run(browser, url: str, token: str, steps):
     # Read text, class and title in one script call: the page reloads itself 1.2 s after a success.
     read = ("const r = document.getElementById('action-result');"
             "return r && r.textContent.trim() ? [r.textContent, r.className, document.title] : null;")
-    return WebDriverWait(browser, 15).until(lambda b: b.execute_script(read))
+    return WebDriverWait(browser, 30).until(lambda b: b.execute_script(read),
+                                            message=f"no result shown on {url}: {browser.current_url}")
 
 
 async def test_ack_button_stops_the_step_but_not_the_deadline(browser, page, app):
