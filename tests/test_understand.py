@@ -124,5 +124,12 @@ def test_same_dictionaries_from_another_folder_do_not_shift_segmentation(tmp_pat
     tokenize.setup(BUNDLED_CONFIG / "lexicons")
     before = [tokenize.tokens(t) for t in texts]
     copy = shutil.copytree(BUNDLED_CONFIG / "lexicons", tmp_path / "lexicons")
-    tokenize.setup(copy)  # e.g. a service started with --config elsewhere, or a reload
+    added = []
+    real_add = tokenize._add
+    tokenize._add = lambda *word: (added.append(word), real_add(*word))
+    try:
+        tokenize.setup(copy)  # e.g. a service started with --config elsewhere, or a reload
+    finally:
+        tokenize._add = real_add
+    assert added == []  # re-adding a word without a frequency would raise its suggested frequency
     assert [tokenize.tokens(t) for t in texts] == before
