@@ -46,6 +46,8 @@ async def build(settings: Settings, db: str | None = None, clock: Clock | None =
     pipeline = Pipeline(store, clock, understander, settings.rules, calendar, settings.escalation_policies,
                         settings.deadline_horizon, heat=load_heat(settings.resolve(settings.lexicons)))
     await sync_people(store, settings, clock)
+    async with store.write() as tx:  # a holiday file added since the last start: recount early deadlines
+        await pipeline.book.replan_provisional(tx, clock.now())
     return App(settings, clock, store, calendar, jurisdiction, understander, pipeline,
                Service(store, clock, settings, calendar), Escalator(store, clock, settings, calendar))
 

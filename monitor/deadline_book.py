@@ -7,8 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from loguru import logger
+
 from monitor import deadlines as deadline_rules
+from monitor import escalation
 from monitor.deadlines import DeadlinePlan
+from monitor.escalation import Position
 from monitor.escalator import initial_state
 from monitor.model import Incident, Severity
 from monitor.settings import EscalationStep, RuleConfig
@@ -26,7 +30,7 @@ class DeadlineBook:
         return {"incident_id": incident_id, "rule": p.rule, "title": p.title, "department": department,
                 "starts_at": p.starts_at, "due_at": p.due_at, "state": "open", "satisfied_by": p.satisfied_by,
                 "policy": p.policy, **initial_state(self.policies, self.calendar, p.policy, p.due_at),
-                "created_at": now, "updated_at": now}
+                "provisional_year": p.provisional_year, "created_at": now, "updated_at": now}
 
     def plan(self, incident: Incident, severity: Severity) -> list[DeadlinePlan]:
         start = incident.published_at or incident.first_seen_at
@@ -64,3 +68,31 @@ class DeadlineBook:
         await tx.incidents.add_correction({"incident_id": incident.id, "field": "severity", "old": old.zh,
                                            "new": severity.zh, "actor": actor, "at": now})
         return {"opened": opened, "cancelled": cancelled}
+
+    async def replan_provisional(self, tx: Tx, now: datetime) -> int:
+        """Deadlines opened early for a year without holiday data, once that year is configured: the due time
+        counted in working days. Escalation stays at its step (its next reminder moves with the due time);
+        closed ones get their true due time too, so the ledger's on-time figures are right. Returns how many
+        changed."""
+        rules = {r.name: r for r in self.rules}
+        audit = []
+        for d in await tx.deadlines.provisional():
+            rule = rules.get(d.rule)
+            if rule is None or not self.calendar.knows(d.provisional_year):
+                continue
+            p = deadline_rules.due_plan(rule, d.starts_at, self.calendar)
+            values = {"due_at": p.due_at, "provisional_year": p.provisional_year, "updated_at": now}
+            steps = self.policies.get(d.policy or "") or []
+            if d.state == "open" and d.next_at is not None and d.step < len(steps):
+                base = escalation.bases(steps, p.due_at, self.calendar.provisional())
+                values["next_at"] = escalation.time_of(steps, base, Position(d.step, d.fires))
+            if await tx.deadlines.update(d.id, values, {"provisional_year": d.provisional_year}):
+                audit.append({"at": now, "actor": "system:calendar", "action": "deadline.replanned",
+                              "entity": "incident", "entity_id": str(d.incident_id),
+                              "detail": {"rule": d.rule, "from": d.due_at.isoformat(), "to": p.due_at.isoformat(),
+                                         "year": d.provisional_year}})
+        await tx.audit.append_many(audit)
+        if audit:
+            logger.info("{} provisional deadline(s) recomputed in working days now that the holiday schedule "
+                        "is configured", len(audit))
+        return len(audit)

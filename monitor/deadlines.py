@@ -13,7 +13,7 @@ from typing import Sequence
 
 from monitor.model import Severity
 from monitor.settings import RuleConfig
-from monitor.workcal import WorkCalendar
+from monitor.workcal import CalendarUnavailable, WorkCalendar
 
 RULE_TITLES = {
     "authoritative_release": "5小时内发布权威信息",
@@ -29,6 +29,11 @@ EVIDENCE_NAMES = {
 }
 
 
+def provisional_note(year: int) -> str:
+    """What a duty officer reads beside a deadline counted early (empty when the due time is final)."""
+    return f"暂定：缺少{year}年节假日安排，按自然日提前计算" if year else ""
+
+
 @dataclass(frozen=True)
 class DeadlinePlan:
     rule: str
@@ -37,6 +42,9 @@ class DeadlinePlan:
     due_at: datetime
     satisfied_by: str
     policy: str | None
+    # No holiday schedule for this year: due counted with every day a working day (early, never late)
+    # until config/holidays/<year>.yaml exists; 0 when the due time is final.
+    provisional_year: int = 0
 
 
 def rule_title(rule: RuleConfig) -> str:
@@ -63,10 +71,14 @@ def plan(
     starts_at: datetime,
     calendar: WorkCalendar,
 ) -> list[DeadlinePlan]:
-    """The deadlines an incident must have. Raises CalendarUnavailable for a year with no holiday data."""
-    return [
-        DeadlinePlan(rule.name, rule_title(rule), starts_at, rule.due.after(starts_at, calendar),
-                     rule.satisfied_by, rule.escalation)
-        for rule in rules
-        if applies(rule, severity, kind, domain)
-    ]
+    """The deadlines an incident must have. A working-day deadline in a year with no holiday data is
+    planned provisionally (see DeadlinePlan.provisional_year) rather than not at all."""
+    return [due_plan(rule, starts_at, calendar) for rule in rules if applies(rule, severity, kind, domain)]
+
+
+def due_plan(rule: RuleConfig, starts_at: datetime, calendar: WorkCalendar) -> DeadlinePlan:
+    try:
+        due, year = rule.due.after(starts_at, calendar), 0
+    except CalendarUnavailable as exc:
+        due, year = rule.due.after(starts_at, calendar.provisional()), exc.year
+    return DeadlinePlan(rule.name, rule_title(rule), starts_at, due, rule.satisfied_by, rule.escalation, year)

@@ -76,7 +76,9 @@ async def resolve(tx: Tx, roles: list[str], deadline: Deadline, at: datetime) ->
 class Escalator:
     def __init__(self, store: Store, clock: Clock, settings: Settings, calendar: WorkCalendar,
                  batch: int = 500) -> None:
-        self.store, self.clock, self.settings, self.calendar = store, clock, settings, calendar
+        # Reminder times only (legal due times are in the rows): a step offset into a year without holiday
+        # data is counted with every day a working day rather than stopping the sweep.
+        self.store, self.clock, self.settings, self.calendar = store, clock, settings, calendar.provisional()
         self.batch = batch
         self._wake = asyncio.Event()
         self.on_enqueue: Callable[[], None] = lambda: None  # serve wires the delivery loop's wake() here
@@ -191,7 +193,7 @@ def initial_state(policies: dict[str, list[EscalationStep]], calendar: WorkCalen
                   due_at: datetime) -> dict:
     """step/fires/next_at for a newly opened deadline."""
     steps = policies.get(policy or "") or []
-    start = escalation.first(steps, due_at, calendar)
+    start = escalation.first(steps, due_at, calendar.provisional())  # as the Escalator counts (see there)
     if start is None:
         return {"step": 0, "fires": 0, "next_at": None}
     pos, at = start

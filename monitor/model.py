@@ -158,6 +158,7 @@ class Deadline:
     acked_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    provisional_year: int = 0  # see DeadlinePlan.provisional_year
 
 
 @dataclass

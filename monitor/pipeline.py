@@ -353,7 +353,8 @@ class Pipeline:
 
     async def _open_deadlines(self, tx: Tx, ids: list[int], incident_rows: list[dict], now: datetime) -> int:
         rows, audit = [], []
-        oldest = Duration(-self.horizon.amount, self.horizon.unit).after(now, self.calendar)
+        # (a cut-off for history, not a legal deadline: an unknown year counts every day)
+        oldest = Duration(-self.horizon.amount, self.horizon.unit).after(now, self.calendar.provisional())
         for incident_id, inc in zip(ids, incident_rows):
             start = inc["published_at"] or inc["first_seen_at"]
             plans = deadline_rules.plan(self.rules, severity=Severity(inc["severity"]), kind=inc["kind"],
@@ -371,6 +372,12 @@ class Pipeline:
         await tx.audit.append_many(audit)
         if opened:
             logger.info("opened {} deadlines for {} incidents", len(opened), len(ids))
+        early = sorted({r["provisional_year"] for r in rows if r["provisional_year"]})
+        if early:
+            logger.warning("{} 个工作日期限暂按自然日提前计算：缺少 {} 年节假日安排（config/holidays/<年份>.yaml），"
+                           "配置后重启 serve 即按工作日重算 (provisional deadlines: no holiday schedule for {})",
+                           sum(1 for r in rows if r["provisional_year"]), "、".join(map(str, early)),
+                           ", ".join(map(str, early)))
         return len(opened)
 
 

@@ -45,6 +45,7 @@ def deadlines_table(rows: list[tuple], now: datetime, title: str = "未关闭期
     for d, inc in rows:
         left = d.due_at - now
         style = "red" if left.total_seconds() <= 0 else ("yellow" if left.total_seconds() < 7200 else "")
+        due = fmt_local(d.due_at) + ("（暂定）" if d.provisional_year else "")
         t.add_row(f"#{inc.id} {inc.title[:20]}", Severity(inc.severity).zh, d.department, d.title,
-                  fmt_local(d.due_at), fmt_delta(left), style=style)
+                  due, fmt_delta(left), style=style)
     return t

@@ -2,7 +2,10 @@
 
 chinese-calendar knows 2004–2026. Each later year's schedule is published by the State Council in late
 autumn and added as a supplement file (config/holidays/2027.yaml). A date in a year with no data raises
-CalendarUnavailable instead of guessing: a wrong legal deadline is worse than a loud error.
+CalendarUnavailable instead of guessing: a wrong legal deadline is worse than a loud error. Callers that must
+not stop (an import, the escalator) use `provisional()`: it counts every day of an unknown year as a working
+day, so a deadline computed with it can only come early, never late, and is flagged as provisional until the
+year's schedule is configured.
 """
 
 from __future__ import annotations
@@ -44,8 +47,18 @@ _BUILTIN = _builtin_years()
 
 
 class WorkCalendar:
-    def __init__(self, supplements: list[YearSchedule] | tuple[YearSchedule, ...] = ()) -> None:
+    def __init__(self, supplements: list[YearSchedule] | tuple[YearSchedule, ...] = (),
+                 every_day_in_unknown_years: bool = False) -> None:
         self._supplements = {s.year: s for s in supplements}
+        self._every_day = every_day_in_unknown_years
+
+    def provisional(self) -> "WorkCalendar":
+        """This calendar, with every day of a year without data counted as a working day (the earliest
+        possible deadline: n working days are at least n days)."""
+        return WorkCalendar(tuple(self._supplements.values()), every_day_in_unknown_years=True)
+
+    def knows(self, year: int) -> bool:
+        return year in self._supplements or year in _BUILTIN
 
     @property
     def years(self) -> set[int]:
@@ -60,6 +73,8 @@ class WorkCalendar:
                 return False
             return day.weekday() < 5
         if day.year not in _BUILTIN:
+            if self._every_day:
+                return True
             raise CalendarUnavailable(day.year)
         return chinese_calendar.is_workday(day)
 

@@ -80,3 +80,20 @@ async def test_api_incidents(client):
     assert detail["timeline"] and detail["reasons"]
     assert (await client.get("/api/v1/incidents/77")).status == 404
     assert (await client.get("/api/v1/incidents?status=bogus")).status == 400
+
+
+async def test_provisional_deadline_is_marked_on_index_and_incident_page(app, clock):
+    """A policy at year end with no 2027 holiday data: its deadline is counted early and says so."""
+    from datetime import datetime
+
+    from monitor.clock import SHANGHAI
+
+    clock.set(datetime(2026, 12, 29, 10, 0, tzinfo=SHANGHAI))
+    await app.pipeline.ingest([RawItem("hotline", "p", "关于印发《西山区老旧小区改造实施方案》的通知",
+                                       "现将实施方案印发给你们。", occurred_at=clock.now())], "hotline")
+    async with TestClient(TestServer(web_application(app))) as c:
+        index = await (await c.get("/")).text()
+        page = await (await c.get("/incidents/1")).text()
+    assert 'class="badge provisional" title="暂定：缺少2027年节假日安排，按自然日提前计算">暂定</span>' in index
+    assert '<small class="provisional">暂定：缺少2027年节假日安排，按自然日提前计算</small>' in page
+    assert "2027-01-02 00:00" in page

@@ -1,15 +1,15 @@
 """Which deadlines an incident gets, and when (pure), including 调休 and unknown years."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import time_machine
 
 from monitor.clock import SHANGHAI, SystemClock
-from monitor.deadlines import applies, plan
+from monitor.deadlines import applies, plan, provisional_note
 from monitor.model import Severity
 from monitor.settings import Settings
-from monitor.workcal import CalendarUnavailable, WorkCalendar
+from monitor.workcal import CalendarUnavailable, WorkCalendar, YearSchedule
 from tests.conftest import ROOT
 
 S = Severity
@@ -65,10 +65,68 @@ def test_hour_rules_are_plain_hours_even_over_holidays():
                    "press_conference": start + timedelta(hours=24)}
 
 
-def test_policy_published_at_year_end_needs_next_years_schedule():
-    with pytest.raises(CalendarUnavailable, match="2027"):
-        plan(RULES, severity=S.GENERAL, kind="policy", domain="", starts_at=datetime(2026, 12, 29, 10, 0, tzinfo=SHANGHAI),
-             calendar=CAL)
+YEAR_END = datetime(2026, 12, 29, 10, 0, tzinfo=SHANGHAI)  # a Tuesday: the 3rd working day falls in 2027
+SCHEDULE_2027 = YearSchedule(2027, holidays=frozenset({date(2027, 1, 1)}))
+
+
+def test_policy_published_at_year_end_is_planned_early_until_next_years_schedule_is_known():
+    with pytest.raises(CalendarUnavailable, match="2027"):  # the calendar itself never guesses
+        CAL.add_working_days(YEAR_END, 3)
+    [p] = plan(RULES, severity=S.GENERAL, kind="policy", domain="", starts_at=YEAR_END, calendar=CAL)
+    # Dec 30, Dec 31, then Jan 1 counted as a working day: due at the end of Jan 1, the earliest possible
+    assert p.provisional_year == 2027 and p.due_at == datetime(2027, 1, 2, 0, 0, tzinfo=SHANGHAI)
+    assert "2027" in provisional_note(p.provisional_year) and provisional_note(0) == ""
+    [known] = plan(RULES, severity=S.GENERAL, kind="policy", domain="", starts_at=YEAR_END,
+                   calendar=WorkCalendar([SCHEDULE_2027]))
+    # with the schedule: Jan 1 is a holiday, Jan 2-3 a weekend, so Dec 30, Dec 31, Jan 4
+    assert known.provisional_year == 0 and known.due_at == datetime(2027, 1, 5, 0, 0, tzinfo=SHANGHAI)
+    assert p.due_at < known.due_at
+
+
+def test_hour_rules_never_provisional_in_an_unknown_year():
+    start = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)
+    assert {p.provisional_year for p in plan(RULES, severity=S.MAJOR, kind="incident", domain="", starts_at=start,
+                                             calendar=CAL)} == {0}
+
+
+POLICY_TITLE = "关于印发《西山区老旧小区改造实施方案》的通知"
+
+
+async def test_import_at_year_end_opens_early_deadline_then_restart_with_schedule_recounts_it(
+        app, settings, db_url, clock, tmp_path):
+    """Nothing stops for a missing holiday file: the deadline opens early, flagged; once
+    config/holidays/2027.yaml is configured, the next start recounts it in working days."""
+    from monitor.app import build
+    from monitor.model import RawItem
+
+    clock.set(YEAR_END)
+    await app.pipeline.ingest([RawItem("hotline", "p1", POLICY_TITLE, "现将实施方案印发给你们，请认真贯彻执行。",
+                                       occurred_at=clock.now())], "hotline")
+    async with app.store.read() as tx:
+        [d] = await tx.deadlines.list()
+    assert d.rule == "policy_interpretation" and d.provisional_year == 2027
+    assert d.due_at == datetime(2027, 1, 2, 0, 0, tzinfo=SHANGHAI)
+    assert d.next_at == datetime(2027, 1, 1, 0, 0, tzinfo=SHANGHAI)  # routine policy: "-1wd", counted early too
+    clock.set(datetime(2027, 1, 1, 0, 0, tzinfo=SHANGHAI))
+    assert await app.escalator.sweep() == 1  # the sweeper does not stop on the unknown year either
+    await app.close()
+
+    (tmp_path / "2027.yaml").write_text("year: 2027\nholidays: [2027-01-01]\n", encoding="utf-8")
+    with_schedule = settings.model_copy(update={"holidays": [str(tmp_path / "2027.yaml")]})
+    again = await build(with_schedule, db_url, clock)
+    try:
+        async with again.store.read() as tx:
+            [d] = await tx.deadlines.list()
+            log = [a for a in await tx.audit.list() if a["action"] == "deadline.replanned"]
+        assert d.provisional_year == 0 and d.due_at == datetime(2027, 1, 5, 0, 0, tzinfo=SHANGHAI)
+        assert (d.step, d.next_at) == (1, d.due_at)  # the reminder fired; the next step ("0s") moved with the due
+        assert len(log) == 1 and log[0]["detail"]["year"] == 2027
+        again2 = await build(with_schedule, db_url, clock)  # a second start changes nothing
+        await again2.close()
+        async with again.store.read() as tx:
+            assert len([a for a in await tx.audit.list() if a["action"] == "deadline.replanned"]) == 1
+    finally:
+        await again.close()
 
 
 async def test_system_clock_under_time_machine_drives_the_sweeper(tmp_path):

@@ -69,7 +69,8 @@ async def _deadlines(args) -> int:
         for d in rows:
             print(json.dumps({"incident_id": d.incident_id, "title": incidents[d.incident_id].title,
                               "rule": d.rule, "department": d.department, "due_at": d.due_at.isoformat(),
-                              "state": d.state, "overdue": d.state == "open" and d.due_at <= now},
+                              "state": d.state, "overdue": d.state == "open" and d.due_at <= now,
+                              "provisional_year": d.provisional_year},
                              ensure_ascii=False))
         return 0
     console.print(deadlines_table([(d, incidents[d.incident_id]) for d in rows], now,

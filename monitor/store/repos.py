@@ -536,6 +536,12 @@ class DeadlineRepo(_Repo):
             stmt = stmt.where(deadlines.c.department == department)
         return [from_row(Deadline, r._mapping) for r in await self.conn.execute(stmt.limit(limit))]
 
+    async def provisional(self) -> list[Deadline]:
+        """Deadlines counted early for lack of a year's holiday data (few: no index)."""
+        rows = await self.conn.execute(select(deadlines).where(deadlines.c.provisional_year > 0)
+                                       .order_by(deadlines.c.id))
+        return [from_row(Deadline, r._mapping) for r in rows]
+
     async def due_steps(self, now: datetime, limit: int = 500) -> list[Deadline]:
         """Open deadlines whose next escalation step is due, locked for this transaction."""
         stmt = (

@@ -190,6 +190,8 @@ deadlines = Table(
     Column("acked_step", Integer),
     Column("acked_by", String(100)),
     _ts("acked_at"),
+    # a year without holiday data: due_at counted early (every day a working day) until it is configured
+    Column("provisional_year", Integer, nullable=False, default=0, server_default="0"),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
     UniqueConstraint("incident_id", "rule"),

@@ -9,6 +9,7 @@ import jinja2
 from aiohttp import web
 
 from monitor.clock import fmt_delta, fmt_local
+from monitor.deadlines import provisional_note
 from monitor.model import Severity
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -39,6 +40,7 @@ def shares(counts: list[tuple], total: int | None = None) -> list[tuple]:
     return [(k, n, round(100 * n / top)) for k, n in counts]
 
 
+_env.filters["provisional"] = lambda d: provisional_note(d.provisional_year)
 _env.filters["time_used"] = lambda d, now: time_used(d.starts_at, d.due_at, now)
 
 
@@ -62,7 +64,7 @@ async def index(request: web.Request) -> web.Response:
         due_by_incident.setdefault(d.incident_id, []).append(
             {"title": d.title, "due": fmt_local(d.due_at), "left": fmt_delta(d.due_at - now),
              "overdue": d.due_at <= now, "soon": (d.due_at - now).total_seconds() < 7200,
-             "used": time_used(d.starts_at, d.due_at, now)}
+             "used": time_used(d.starts_at, d.due_at, now), "provisional": provisional_note(d.provisional_year)}
         )
     return render("index.html", incidents=incidents, due=due_by_incident, counts=counts,
                   by_department=shares(by_department), now=fmt_local(now), status=status, alerts=alerts,
