@@ -124,3 +124,28 @@ async def test_roster_boundary_minute_belongs_to_next_shift(store, clock):
         assert await tx.people.on_duty("duty_officer", t20 - timedelta(seconds=1)) == ["zhang"]
         assert await tx.people.on_duty("duty_officer", t20) == ["li"]
         assert await tx.people.on_duty("duty_officer", t8 - timedelta(minutes=1)) == []
+
+
+async def test_migration_gives_whole_second_times_their_fraction_on_sqlite(tmp_path, clock):
+    """Rows the bulk path once wrote as "… 08:00:00" compare as text before "… 08:00:00.000000" (the same
+    instant as every other statement writes it); migration 0007 rewrites them."""
+    from monitor.app import build
+    from monitor.model import RawItem
+    from monitor.settings import load_settings
+    from tests.conftest import ROOT
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    app = await build(load_settings(ROOT / "config" / "demo.yaml"), url, clock)
+    try:
+        await app.pipeline.ingest([RawItem("hotline", "1", "路灯不亮", "金碧街道路灯坏了",
+                                           occurred_at=datetime(2026, 11, 23, 8, tzinfo=timezone.utc))], "hotline")
+        async with app.store.engine.begin() as conn:  # as the bulk path of an older version wrote it
+            await conn.execute(text("UPDATE items SET occurred_at = substr(occurred_at, 1, 19)"))
+            assert (await conn.execute(text("SELECT occurred_at FROM items"))).scalar_one() == "2026-11-23 08:00:00"
+        assert await migrate(app.store.engine, "0006_provisional_deadlines", action="downgrade")
+        assert await migrate(app.store.engine) == head_revision()
+        async with app.store.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT occurred_at FROM items"))).scalar_one() == \
+                "2026-11-23 08:00:00.000000"
+    finally:
+        await app.close()

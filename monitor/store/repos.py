@@ -122,8 +122,8 @@ class _Repo:
 
 def _sqlite_processor(column_type, dialect):
     """The column's bind processor for SQLite, or a plain function with the same stored value where
-    SQLAlchemy's wrapper costs more than the work (JSON: json.dumps; UtcDateTime: the text sqlite3's
-    datetime adapter would make of the naive UTC value; LargeBinary: bytes as they are, stored as the
+    SQLAlchemy's wrapper costs more than the work (JSON: json.dumps; UtcDateTime: the text of SQLite's
+    DATETIME type; LargeBinary: bytes as they are, stored as the
     memoryview SQLAlchemy wraps them in would be)."""
     if isinstance(column_type, UtcDateTime):
         return _utc_text
@@ -135,15 +135,16 @@ def _sqlite_processor(column_type, dialect):
 
 
 def _utc_text(value: datetime | None) -> str | None:
-    # = sqlite3's default adapter (isoformat with a space) applied to the naive UTC value, without the
-    # adapter's per-row lookup; a value repeated down a column (`now`) is then converted once, not per row.
+    # = the text SQLAlchemy's SQLite DATETIME writes for the naive UTC value (always 6 fractional digits:
+    # stored times compare as text, so a whole second must not lose its ".000000"), without its per-row
+    # wrappers; a value repeated down a column (`now`) is converted once, not per row.
     if value is None:
         return None
     if value.tzinfo is not UTC:
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; use clock.as_utc()")
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ")
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _utc_text_value(value: str | None) -> datetime | None:
