@@ -29,6 +29,7 @@ ESTIMATE_MIN = 0.3  # share of equal MinHash values a candidate needs before its
 EXACT_CHECKS = 2  # candidates per item whose text is compared (the best estimates)
 WINDOW = timedelta(days=30)  # an old complaint said again after this long opens a new incident
 MAX_CANDIDATES = 6  # per new item: those sharing most bands (bounds the work on templated text)
+CHANGES_KEPT = 100_000  # rows of minhash_changes kept; an index further behind than that is rebuilt
 MAX_CHARS = 400  # the opening of a message decides; long tails (attachments, quotes) add cost, not signal
 _CHUNK = 16  # texts per numpy pass: the (grams × permutations) matrices, ~0.6 MB each, stay in L2 (32: 2.8× slower here)
 
@@ -202,6 +203,14 @@ class BandIndex:
     def nbytes(self) -> int:
         return (sum(a.nbytes for block in (*self._sealed, self._open) for a in block)
                 + sum(a.nbytes for a in self._fp.values()))
+
+    def clear(self) -> None:
+        """Forget everything, so that the next sync reads every stored item again (the change log was pruned
+        past what this index had seen). Inside a transaction a rollback returns here, not to the stale state."""
+        in_tx = self._snapshot is not None
+        self.__init__()
+        if in_tx:
+            self.begin()
 
     def begin(self) -> None:
         self._snapshot = (len(self._sealed), list(self._open), self._open_items, self.seen_id, self.seen_change)

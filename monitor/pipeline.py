@@ -139,6 +139,10 @@ class Pipeline:
         batch): new items by id, changed signatures by minhash_changes. Ingests are serialised (SQLite's
         single writer, an advisory lock on PostgreSQL), so ids and change numbers only grow between looks."""
         index = self.bands
+        oldest, newest = await tx.items.minhash_change_bounds()
+        if oldest > index.seen_change + 1 and (index.seen_id or index.seen_change):
+            index.clear()  # changes this index never saw were pruned (see dedupe.CHANGES_KEPT): read all again
+        fresh = not (index.seen_id or index.seen_change)
         while True:
             rows = await tx.items.minhashes_after(index.seen_id, _SYNC_ROWS)
             if not rows:
@@ -147,6 +151,9 @@ class Pipeline:
             index.seen_id = rows[-1][0]
             if len(rows) < _SYNC_ROWS:
                 break
+        if fresh:  # every stored signature was read as it is now: no logged change to replay
+            index.seen_change = newest
+            return
         changes = await tx.items.minhash_changes_after(index.seen_change)
         if changes:
             _index_signatures(index, [(i, m) for _, i, m in changes if m is not None])
@@ -193,7 +200,8 @@ class Pipeline:
             for p in rebanded:
                 await tx.items.update(p.item_id, {"minhash": dedupe.to_bytes(p.sig)})
             # other processes' indexes learn of the new text from minhash_changes; this one directly
-            self.bands.seen_change = await tx.items.log_minhash_changes([p.item_id for p in rebanded])
+            self.bands.seen_change = await tx.items.log_minhash_changes([p.item_id for p in rebanded],
+                                                                        keep=dedupe.CHANGES_KEPT)
             self.bands.add([p.item_id for p in rebanded], keys, np.vstack([p.sig for p in rebanded]))
         if fresh:
             await self._insert_fresh(tx, source, fresh, now, stats, touched, audit)

@@ -116,6 +116,34 @@ async def test_another_process_sees_new_items_and_changed_text(app, clock, setti
         await other.close()
 
 
+async def test_an_index_behind_a_pruned_change_log_rebuilds(app, clock, settings, db_url, monkeypatch):
+    """minhash_changes keeps the last CHANGES_KEPT records: a process further behind reads everything again
+    instead of missing a changed text."""
+    from monitor.app import build
+
+    monkeypatch.setattr(dedupe, "CHANGES_KEPT", 1)
+    other = await build(settings, db_url, clock)
+    try:
+        await other.pipeline.ingest([RawItem("hotline", "GD2", "路灯", OTHER, occurred_at=clock.now()),
+                                     RawItem("hotline", "GD3", "噪音", "楼下烧烤店每天营业到凌晨三点噪音扰民",
+                                             occurred_at=clock.now())], "hotline")
+        await app.pipeline.ingest([RawItem("feed", "F0", "无关", "今天天气很好适合出门散步锻炼身体",
+                                            occurred_at=clock.now())], "feed")  # this index knows GD2's old text
+        changed = COMPLAINT.replace("4米", "5米")
+        await other.pipeline.ingest([RawItem("hotline", "GD2", "楼板开裂", changed, occurred_at=clock.now())],
+                                    "hotline")
+        await other.pipeline.ingest([RawItem("hotline", "GD3", "噪音", "楼下酒吧每天营业到凌晨两点音响扰民",
+                                             occurred_at=clock.now())], "hotline")
+        async with app.store.read() as tx:
+            assert await tx.items.minhash_change_bounds() == (2, 2)  # GD2's change was pruned
+        await app.pipeline.ingest([RawItem("feed", "F1", "无关", "明天下雨记得带伞出门注意安全", occurred_at=clock.now())],
+                                  "feed")
+        assert await _item_id(app, "GD2") in app.pipeline.bands.candidates(_keys(changed))[0]
+        assert app.pipeline.bands.seen_change == 2
+    finally:
+        await other.close()
+
+
 def _sigs(keys: np.ndarray) -> np.ndarray:
     """Signatures to go with made-up keys (their content does not matter to these tests)."""
     return np.zeros((len(keys), dedupe.PERMUTATIONS), dtype=np.uint32)

@@ -7,7 +7,7 @@ import operator
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import JSON, LargeBinary, and_, case, func, or_, select, text, update
+from sqlalchemy import JSON, LargeBinary, and_, case, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.model import Deadline, Incident, OutboxMessage, from_row
@@ -274,12 +274,20 @@ class ItemRepo(_Repo):
             .where(minhash_changes.c.seq > seq).order_by(minhash_changes.c.seq))
         return [tuple(r) for r in rows]
 
-    async def log_minhash_changes(self, item_ids: Sequence[int]) -> int:
-        """Record that these items' signatures changed; returns the last change number (ingests are
-        serialised, so it is this transaction's)."""
+    async def log_minhash_changes(self, item_ids: Sequence[int], keep: int) -> int:
+        """Record that these items' signatures changed and drop all but the last `keep` records; returns the
+        last change number (ingests are serialised, so it is this transaction's)."""
         if item_ids:
             await self.conn.execute(minhash_changes.insert(), [{"item_id": i} for i in item_ids])
-        return (await self.conn.execute(select(func.coalesce(func.max(minhash_changes.c.seq), 0)))).scalar_one()
+        last = (await self.conn.execute(select(func.coalesce(func.max(minhash_changes.c.seq), 0)))).scalar_one()
+        await self.conn.execute(delete(minhash_changes).where(minhash_changes.c.seq <= last - keep))
+        return last
+
+    async def minhash_change_bounds(self) -> tuple[int, int]:
+        """(first, last) change number still logged; (0, 0) when none is."""
+        low, high = (await self.conn.execute(select(func.min(minhash_changes.c.seq),
+                                                    func.max(minhash_changes.c.seq)))).one()
+        return low or 0, high or 0
 
     async def texts(self, item_ids: Sequence[int]) -> dict[int, dict]:
         """What near-duplicate checks need of stored items: text, incident, time, provenance."""
