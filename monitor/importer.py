@@ -45,7 +45,8 @@ def records(path: Path, source: str, settings: Settings) -> Iterator[RawItem | R
 
 
 def check_file(path: Path, source: str, settings: Settings) -> int:
-    """Refuse a file that cannot be read to its end (ExportError naming the problem). Returns its row count."""
+    """Refuse a file that cannot be read to its end (ExportError naming the problem). Returns how many
+    records it holds at most (rows below the first; title rows above a header make it an estimate)."""
     if not path.is_file():
         raise ExportError("文件不存在或不可读 (no such file)")
     suffix = path.suffix.lower()
@@ -54,7 +55,7 @@ def check_file(path: Path, source: str, settings: Settings) -> int:
     if suffix not in SUPPORTED:
         raise ExportError(f"不支持的文件类型 (unsupported file type) {suffix or '(none)'}; use CSV, XLSX, XLS or JSON lines")
     _, encoding, sheet = _options(settings, source)
-    return check_readable(path, encoding, sheet)
+    return max(0, check_readable(path, encoding, sheet) - 1)  # the header row is no record
 
 
 def _batched(it: Iterable, size: int) -> Iterator[list]:
@@ -133,6 +134,7 @@ async def import_file(
                 total.add(stats)
                 bar.advance(len(chunk))
                 _trim_heap()
+            bar.total(done)  # the bar ends full: title rows above the header were counted in the estimate
     except ExportError as exc:
         raise ExportError(f"{path}: {exc}") from None
     except OSError as exc:

@@ -36,7 +36,19 @@ def progress(label: str, total: int | None = None, enabled: bool | None = None) 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.speed:>8.0f} 行/秒" if True else ""), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=False) as p:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _rate_column(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=False) as p:
         yield _Bar(p, p.add_task(label, total=total))
+
+
+def _rate_column():
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        """Rows per second, blank until rich has measured a speed (it has none after a single update)."""
+
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:>8,.0f} 行/秒" if task.speed is not None else " " * 12)
+
+    return Rate()

@@ -40,6 +40,35 @@ def test_import_json_contract(tmp_path):
     assert (second["inserted"], second["duplicates"], second["incidents"]) == (0, 292, 0)
 
 
+def test_import_on_a_terminal_draws_a_progress_bar(tmp_path):
+    """A duty officer's terminal: stderr is a tty, so the import draws its bar (it once crashed there while
+    rich had no speed to show yet)."""
+    import pty
+
+    src = ROOT / "monitor" / "demo_data" / "hotline_sample.csv"
+    leader, follower = pty.openpty()
+    try:
+        r = subprocess.run([sys.executable, "-m", "monitor", "--db", f"sqlite:///{tmp_path / 'x.db'}", "import",
+                            str(src)], stdout=subprocess.PIPE, stderr=follower, cwd=tmp_path, timeout=120,
+                           env={**os.environ, "COLUMNS": "120"})
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal is closed once everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert r.returncode == 0, shown.decode(errors="replace")[-2000:]
+    shown = shown.decode(errors="replace")
+    assert "导入 hotline_sample.csv" in shown and "292/292" in shown
+    assert "新增 inserted" in r.stdout.decode()
+
+
 def test_import_bad_file_exits_2_naming_it(tmp_path):
     bad = tmp_path / "broken.xlsx"
     bad.write_bytes(b"PK\x03\x04 this is not really a workbook")
