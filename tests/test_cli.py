@@ -44,27 +44,34 @@ def test_import_on_a_terminal_draws_a_progress_bar(tmp_path):
     """A duty officer's terminal: stderr is a tty, so the import draws its bar (it once crashed there while
     rich had no speed to show yet)."""
     import pty
+    import threading
 
     src = ROOT / "monitor" / "demo_data" / "hotline_sample.csv"
     leader, follower = pty.openpty()
+    chunks: list[bytes] = []
+
+    def read_terminal():  # while the import runs: a full terminal buffer would block its writes
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
     try:
         r = subprocess.run([sys.executable, "-m", "monitor", "--db", f"sqlite:///{tmp_path / 'x.db'}", "import",
                             str(src)], stdout=subprocess.PIPE, stderr=follower, cwd=tmp_path, timeout=120,
                            env={**os.environ, "COLUMNS": "120"})
-        os.close(follower)
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal is closed once everything was read
-                break
-            if not chunk:
-                break
-            shown += chunk
     finally:
+        os.close(follower)
+        reader.join(10)
         os.close(leader)
-    assert r.returncode == 0, shown.decode(errors="replace")[-2000:]
-    shown = shown.decode(errors="replace")
+    shown = b"".join(chunks).decode(errors="replace")
+    assert r.returncode == 0, shown[-2000:]
     assert "导入 hotline_sample.csv" in shown and "292/292" in shown
     assert "新增 inserted" in r.stdout.decode()
 
