@@ -3,8 +3,8 @@ trained by `yuqing train` (monitor.training) and shipped as monitor/models/domai
 
 The model file is a plain numpy archive read with allow_pickle=False, so a swapped file can hold only
 arrays, never code; a SHA-256 digest over every array detects a damaged or edited file. Run time needs
-numpy only. A keyword classifier (config/lexicons/domains.yaml) remains as the fallback when no model
-file is available.
+numpy and scipy (sparse sums, monitor.token_scores). A keyword classifier
+(config/lexicons/domains.yaml) remains as the fallback when no model file is available.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import yaml
 
 from monitor.features import Featurizer
 from monitor.model import Reason
-from monitor.token_scores import TokenScores, borderline
+from monitor.token_scores import NUL, TokenScores, borderline
 
 UNKNOWN = "其他"
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "domain.npz"
@@ -86,10 +86,14 @@ class DomainModel:
         if not docs:
             return []
         n = len(docs)
-        doc = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, docs), np.int64, n))
+        counts = np.fromiter(map(len, docs), np.int64, n)
+        slots = counts + (counts == 0)  # an empty document still makes one (empty) token of the join
         scorer = self.scorer()
         with scorer.lock:  # the cache grows and may start afresh: ids and scores from one state
-            scored = scorer.scores(scorer.token_ids(list(chain.from_iterable(docs))), doc, n)
+            ids = scorer.joined_ids(NUL.join(map(NUL.join, docs)), int(slots.sum()))
+            if ids is None:  # a token holds a NUL
+                ids, slots = scorer.token_ids(list(chain.from_iterable(docs))), counts
+            scored = scorer.scores(ids, np.repeat(np.arange(n, dtype=np.int64), slots), n)
         return self._predict(scored, n, explain, docs.__getitem__)
 
     def predict_joined(self, tokens: list[str], n_docs: int, explain: bool = True) -> list[Prediction]:
@@ -117,12 +121,12 @@ class DomainModel:
         return self._scores
 
     def _predict(self, scored: tuple, n: int, explain: bool, tokens_of) -> list[Prediction]:
-        decision, wnorm, seen, wdoc, wcol = scored
+        decision, seen, wdoc, wcol = scored
         probs = self.probabilities(decision)
         best = probs.argmax(axis=1)
         confidence = np.where(seen, probs[np.arange(n), best], 0.0)
         redo = np.flatnonzero(borderline(probs, best) & seen).tolist()
-        out = self._predictions(best, confidence, self._evidence(wdoc, wcol, wnorm, best, n) if explain else None)
+        out = self._predictions(best, confidence, self._evidence(wdoc, wcol, best, n) if explain else None)
         if redo:  # too close to a rounding boundary or a tie: the reference decides (see token_scores)
             for i, p in zip(redo, self.predict_reference([tokens_of(i) for i in redo], explain)):
                 out[i] = p
@@ -142,7 +146,7 @@ class DomainModel:
             seen[seg.rows] = True
         confidence = np.where(seen, confidence, 0.0)
         words = occ.segments[0]
-        evidence = self._evidence(words.rows, words.cols, occ.norms[0], best, occ.n_docs) if explain else None
+        evidence = self._evidence(words.rows, words.cols, best, occ.n_docs) if explain else None
         return self._predictions(best, confidence, evidence)
 
     def _predictions(self, best: np.ndarray, confidence: np.ndarray, evidence) -> list[Prediction]:
@@ -155,18 +159,19 @@ class DomainModel:
             out.append(Prediction(label, round(p, 4), (Reason("classify", text),)))
         return out
 
-    def _evidence(self, rows: np.ndarray, cols: np.ndarray, norm: np.ndarray, best: np.ndarray, n_docs: int,
+    def _evidence(self, rows: np.ndarray, cols: np.ndarray, best: np.ndarray, n_docs: int,
                   top: int = 5) -> list[list[str]]:
         """The words that pushed each document hardest towards its predicted label (word occurrences
-        `rows`, `cols` in text order; `norm` the documents' word-block norms)."""
-        gain = self._weighted()[cols, best[rows]] / norm[rows]
-        keep = gain > 0
-        rows, cols, gain = rows[keep], cols[keep], gain[keep]
-        if n_docs < 1 << 16:  # lexsort as two stable sorts, the second a radix sort of 16-bit rows
-            order = np.argsort(-gain, kind="stable")
-            order = order[np.argsort(rows[order].astype(np.uint16), kind="stable")]
-        else:
-            order = np.lexsort((-gain, rows))
+        `rows`, `cols` in text order). A word's push is its float32 weight over the document's norm, one
+        positive float64 per document: the division cannot make two different float32 values equal, so
+        within a document the weights rank the words as the pushes do, ties included, and one sort by
+        (document, weight down) suffices."""
+        weight = self._weighted()[cols, best[rows]]
+        keep = weight > 0
+        rows, cols, weight = rows[keep], cols[keep], weight[keep]
+        # Positive float32 bits order like the values: the complement puts the largest first.
+        key = (rows.astype(np.uint64) << np.uint64(32)) | (~weight.view(np.uint32)).astype(np.uint64)
+        order = np.argsort(key, kind="stable")  # stable: text order among equal weights
         rows, cols = rows[order], cols[order]
         # Rank within each document; a word repeated in a text appears several times, so take a few more.
         first = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1] if len(rows) else np.zeros(0, np.int64)
@@ -185,7 +190,7 @@ class DomainModel:
         out: list[list[str]] = [[] for _ in range(n_docs)]
         if len(rows):
             bounds = (np.flatnonzero(rows[1:] != rows[:-1]) + 1).tolist()
-            words = [vocab[c] for c in cols.tolist()]
+            words = list(map(vocab.__getitem__, cols.tolist()))
             starts = [0, *bounds]
             for r, s, e in zip(rows[starts].tolist(), starts, [*bounds, len(words)]):
                 out[r] = words[s:e]

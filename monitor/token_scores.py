@@ -3,10 +3,13 @@
 A message's linear score is a sum over feature occurrences (monitor.features). Most of those occurrences
 lie inside one token: the token's word feature and the character 1-, 2- and 3-grams within it. They are
 computed once per distinct token string and cached as one row (contribution to each label and Σ idf²
-per block), so a batch costs one dict lookup per token (`map(dict.get, …)`, no Python loop), one gather
-of cached rows and one `np.add.reduceat`. Only the character 2- and 3-grams that straddle two kept
-tokens depend on the neighbours; they are built from each token's first and last two characters and
-looked up in the model's hash tables, all in numpy.
+per block). A batch costs: one join of its token strings (NUL between them), from whose code points
+numpy makes a key per token (`_keys`: exact for up to three characters, Python's string hash only for
+the few longer tokens), one lookup of the keys in a numpy hash table, and one sparse product (document ×
+cache row counts, scipy) with the cached rows — no per-token Python call and no gathered copy of the
+rows. Only the character 2- and 3-grams that straddle two kept tokens depend on the neighbours; they are
+built from each token's first and last two characters and looked up in the model's hash tables, all in
+numpy.
 
 Exactness: the reference (`DomainModel.predict_reference`) sums float32 contributions per n-gram order,
 these sums are float64 in another order, so scores differ by rounding (≤ 1.4e-7 in probability on the
@@ -20,15 +23,16 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+from scipy import sparse
 
 from monitor.features import KeyTable, analyse, ngrams_of
 
 SEP = "\n"  # separates messages in a joined batch: prepared texts never hold one
 MARGIN = 1e-6  # 7× the largest float32-vs-float64 difference measured on the shared data
-MAX_TOKENS = 1 << 17  # rows kept (185 bytes each, ~24 MB); a batch that would pass it starts the cache afresh
+MAX_TOKENS = 1 << 17  # rows kept (161 bytes each, ~21 MB); a batch that would pass it starts the cache afresh
 _BITS = np.uint64(21)
 _MUL = np.uint64(0x9E3779B97F4A7C15)
-_FIRST, _SECOND, _LAST, _LAST2, _LEN = range(5)
+_LOW = np.uint64((1 << 21) - 1)  # one code point of a packed pair
 
 
 class TokenScores:
@@ -60,16 +64,17 @@ class TokenScores:
 
     def _reset(self) -> None:
         self.table = _Growing()
-        self.table.insert(_hashes([SEP]), np.zeros(1, np.int64))
+        self.table.insert(_keys(SEP, 1)[0], np.zeros(1, np.int64))
         self.size = 1
         L = self.n_labels
         # row: word contribution (L), char contribution (L), word idf², char idf², hits
         self.rows = np.zeros((1024, 2 * L + 3))
         self.keep = np.zeros(1024, bool)
         self.wcol = np.full(1024, -1, np.int64)
-        # Per token, side by side (one gather per kept token): first, second code point (0 = none), last,
-        # key of the last two (0 = one character), length.
-        self.edge = np.zeros((1024, 5), np.uint64)
+        # Per token, side by side (one gather per kept token): its first two and its last two code points,
+        # each pair packed as a bigram key (first << 21 | second, second_last << 21 | last); the second and
+        # the second last are 0 for a token of one character.
+        self.edge = np.zeros((1024, 2), np.uint64)
 
     def _grow(self, need: int) -> None:
         cap = len(self.keep)
@@ -98,7 +103,6 @@ class TokenScores:
         lengths = np.fromiter(map(len, tokens), np.int64, n)
         present = np.flatnonzero(lengths > 0)  # analyse's token i is present[i]
         tid = idx[present]
-        self.edge[idx, _LEN] = lengths
         keep = a.keep
         self.keep[tid] = keep
         rows = self.rows
@@ -126,24 +130,44 @@ class TokenScores:
             block[:, 2 * L + 1] = np.bincount(t, weights=idf2[c], minlength=m)
             block[:, 2 * L + 2] = np.bincount(t, minlength=m)
             rows[tid] += block
-        # First and last two code points of every token.
+        # First and last two code points of every token (the second and the second last 0 for one).
         if len(a.codes):
             ln = lengths[present]
             starts = np.cumsum(ln) - ln
             ends = starts + ln
             two = ln >= 2
-            self.edge[tid, _FIRST] = a.codes[starts]
-            self.edge[tid, _SECOND] = np.where(two, a.codes[np.minimum(starts + 1, ends - 1)], 0)
-            self.edge[tid, _LAST] = a.codes[ends - 1]
-            self.edge[tid, _LAST2] = np.where(two, (a.codes[np.maximum(ends - 2, starts)] << _BITS)
-                                              | a.codes[ends - 1], 0)
+            codes = a.codes
+            self.edge[tid, 0] = (codes[starts] << _BITS) | np.where(two, codes[np.minimum(starts + 1, ends - 1)], 0)
+            self.edge[tid, 1] = (np.where(two, codes[np.maximum(ends - 2, starts)], 0) << _BITS) | codes[ends - 1]
         self.size = start + n
 
     def token_ids(self, tokens: list[str]) -> np.ndarray:
-        """Cache row of each token. Tokens are told apart by Python's 64-bit string hash, looked up in a
-        numpy hash table: the loads of all tokens overlap, where a dict would fetch each key in turn
-        (the reference, too, tells words of more than three characters apart by a 64-bit hash)."""
-        keys = _hashes(tokens)
+        """Cache row of each token."""
+        ids = self.joined_ids(NUL.join(tokens), len(tokens))
+        if ids is None:  # some token holds a NUL (rare): key those by their hash, the rest as usual
+            nul = [i for i, t in enumerate(tokens) if NUL in t]
+            clean = list(tokens)
+            for i in nul:
+                clean[i] = ""
+            keys = _keys(NUL.join(clean), len(tokens))[0]
+            keys[nul] = _hashes([tokens[i] for i in nul])
+            ids = self._ids(keys, tokens.__getitem__)
+        return ids
+
+    def joined_ids(self, text: str, n: int) -> np.ndarray | None:
+        """Cache row of each of the `n` tokens of `text` = NUL.join(tokens); None when a token holds a NUL.
+        The join costs less than hashing each token string in Python, and the keys come from its code
+        points in numpy (see `_keys`)."""
+        split = _keys(text, n)
+        if split is None:
+            return None
+        keys, starts, ends = split
+        return self._ids(keys, lambda i: text[starts[i]:ends[i]])
+
+    def _ids(self, keys: np.ndarray, token) -> np.ndarray:
+        """Cache rows of token keys, computed for the new ones (`token(i)`: the string of token i). The
+        keys are looked up in a numpy hash table: the loads of all tokens overlap, where a dict would
+        fetch each key in turn."""
         ids = self.table.lookup(keys)
         missing = np.flatnonzero(ids < 0)
         if len(missing):
@@ -153,46 +177,43 @@ class TokenScores:
                 ids = self.table.lookup(keys)
                 missing = np.flatnonzero(ids < 0)
                 new_keys, first = np.unique(keys[missing], return_index=True)
-            self._add([tokens[i] for i in missing[first].tolist()])
+            self._add([token(i) for i in missing[first].tolist()])
             self.table.insert(new_keys, np.arange(self.size - len(new_keys), self.size))
             ids[missing] = self.table.lookup(keys[missing])
         return ids
 
     def scores(self, ids: np.ndarray, doc: np.ndarray, n_docs: int):
-        """(decision (n_docs, L), word norm, seen, kept word occurrences (doc, col)) for token ids with
+        """(decision (n_docs, L), seen, kept word occurrences (doc, col)) for token ids with
         their document index (ascending)."""
         L = self.n_labels
-        f = self.model.featurizer
+        # Σ of the cached rows per document: a sparse (document × cache row) count matrix times the rows,
+        # no gathered copy of them. Dropped tokens have rows of zeros: no need to filter them out first.
+        acc = _per_doc(doc, ids, self.rows, n_docs)
         keep = self.keep[ids]
         kid, kdoc = ids[keep], doc[keep]
-        acc = np.zeros((n_docs, 2 * L + 3))
-        if len(kid):
-            starts = np.flatnonzero(np.r_[True, kdoc[1:] != kdoc[:-1]])
-            acc[kdoc[starts]] = np.add.reduceat(self.rows[kid], starts, axis=0)
         # Character n-grams across the boundary of two consecutive kept tokens of one document: the
         # bigram of the characters either side, the trigram ending and the one starting just after the
         # boundary's first character (a trigram spanning two boundaries is counted at its first one).
         if len(kid) > 1 and self.cross is not None:
             table, ext = self.cross
             edge = self.edge[kid]
-            left, right = edge[:-1], edge[1:]
-            same = kdoc[1:] == kdoc[:-1]
-            l1, r1 = left[:, _LAST], right[:, _FIRST]
-            # The character after the right token's first: its second, or the next kept token's first.
-            after = np.zeros(len(right), np.uint64)
-            after[:-1] = np.where(same[1:], edge[2:, _FIRST], 0)
-            r2 = np.where(right[:, _LEN] >= 2, right[:, _SECOND], after)
-            keys = np.empty((len(right), 3), np.uint64)
-            keys[:, 0] = (l1 << _BITS) | r1
-            l2 = left[:, _LAST2]
-            keys[:, 1] = np.where(l2 > 0, (l2 << _BITS) | r1, 0)
-            keys[:, 2] = np.where(r2 > 0, (keys[:, 0] << _BITS) | r2, 0)
-            keys = keys[same].ravel()
-            ok, found = table.lookup(keys)
+            head, tail = edge[1:, 0], edge[:-1, 1]  # right token's first two, left token's last two
+            r1 = head >> _BITS
+            new_doc = np.flatnonzero(kdoc[1:] != kdoc[:-1])  # pairs that straddle two documents
+            keys = np.empty((len(head), 3), np.uint64)
+            keys[:, 0] = ((tail & _LOW) << _BITS) | r1
+            keys[:, 1] = np.where(tail > _LOW, (tail << _BITS) | r1, 0)
+            # The character after the right token's first: its second, or the next kept token's first
+            # (0, none, leaves a trigram key ending in 0: never a feature).
+            after = np.zeros_like(r1)
+            after[:-1] = r1[1:]
+            after[new_doc[new_doc > 0] - 1] = 0
+            second = head & _LOW
+            keys[:, 2] = (keys[:, 0] << _BITS) | np.where(second > 0, second, after)
+            keys[new_doc] = 0  # 0: no key
+            ok, found = table.lookup(keys.ravel())
             if len(ok):
-                d = kdoc[:-1][same][ok // 3]
-                starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
-                acc[d[starts], L:] += np.add.reduceat(ext[found], starts, axis=0)
+                acc[:, L:] += _per_doc(kdoc[ok // 3], found, ext, n_docs)
         wsq, csq = acc[:, 2 * L], acc[:, 2 * L + 1]
         wnorm = np.where(wsq > 0, np.sqrt(wsq), 1.0)
         cnorm = np.where(csq > 0, np.sqrt(csq), 1.0)
@@ -201,19 +222,57 @@ class TokenScores:
         seen = acc[:, 2 * L + 2] > 0
         wc = self.wcol[kid]
         hit = wc >= 0
-        return decision, wnorm, seen, kdoc[hit], wc[hit]
+        return decision, seen, kdoc[hit], wc[hit]
+
+
+def _per_doc(doc: np.ndarray, index: np.ndarray, rows: np.ndarray, n_docs: int) -> np.ndarray:
+    """Σ rows[index[i]] per document doc[i] (ascending), in float64."""
+    indptr = np.searchsorted(doc, np.arange(n_docs + 1))
+    counts = sparse.csr_matrix((np.ones(len(index)), index, indptr), shape=(n_docs, len(rows)))
+    return counts @ rows
+
+
+def _keys(text: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(key, start, end) of the `n` tokens of `text` = NUL.join(tokens), None when a token holds a NUL.
+
+    A token of one to three characters is keyed by its code points, packed 21 bits each (exact: no two
+    such tokens share a key, and "sb" is not "扳"); a longer one by `_hashes`, with the top bit set."""
+    if not n:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    raw = np.frombuffer((text + NUL * 3).encode("utf-32-le"), np.uint32)  # padded: starts + 2 stay inside
+    ends = np.flatnonzero(raw == 0)
+    if len(ends) != n + 2:
+        return None
+    ends = ends[:n]
+    starts = np.empty(n, np.int64)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    lengths = ends - starts
+    # The code point after a token's last is its separator (0): no masking for one or two characters.
+    keys = raw[starts].astype(np.uint64) << _BITS
+    keys |= raw[starts + 1]
+    keys <<= _BITS
+    keys |= raw[starts + 2] * (lengths >= 3)
+    keys[lengths == 0] = _EMPTY
+    long = np.flatnonzero(lengths > 3)
+    if len(long):
+        slices = map(slice, starts[long].tolist(), ends[long].tolist())
+        keys[long] = _hashes(list(map(text.__getitem__, slices)))
+    return keys, starts, ends
 
 
 def _hashes(tokens: list[str]) -> np.ndarray:
-    """A 64-bit key per token: Python's string hash, mixed with the length because the hash reads the
-    string's buffer, and "sb" (bytes 73 62) and "扳" (U+6273) have the same buffer."""
+    """Keys of tokens of more than three characters (or holding a NUL): Python's string hash with the
+    top bit set, mixed with the length because the hash reads the string's buffer, and "sbsbsbsb" (bytes
+    73 62 …) and "扳扳扳扳" (U+6273 …) have the same buffer."""
     keys = np.fromiter(map(hash, tokens), np.int64, len(tokens)).view(np.uint64)
     keys ^= np.fromiter(map(len, tokens), np.int64, len(tokens)).view(np.uint64) * _MUL
-    keys[keys == 0] = _ZERO  # 0 marks an empty slot
-    return keys
+    return keys | _TOP
 
 
-_ZERO = np.uint64(0x5BD1E9955BD1E995)
+NUL = "\x00"  # separates tokens in a joined batch
+_EMPTY = np.uint64(1)  # the key of "": below any other token's (0 marks an empty slot)
+_TOP = np.uint64(1 << 63)
 
 
 class _Growing(KeyTable):

@@ -81,3 +81,14 @@ def test_same_buffer_different_tokens(model):
     tokens = ["sb", "扳", "XX", "塘", "HY", "奈", "", "\n", "sb"]
     ids = scorer.token_ids(tokens).tolist()
     assert len(set(ids[:8])) == 8 and ids[0] == ids[8] and ids[7] == 0
+
+
+def test_keys_short_exact_long_hashed(model):
+    # ≤ 3 characters: code points packed (exact); longer: the string hash mixed with the length ("sbsbsbsb"
+    # and "扳扳扳扳" share a buffer); a token holding a NUL is keyed by its hash, the others as usual.
+    scorer = TokenScores(model)
+    tokens = ["sbsbsbsb", "扳扳扳扳", "sb", "扳", "学校", "学校老师们", "𠀀𠀁", "a", "", "\x00", "a\x00", "\x00a"]
+    ids = scorer.token_ids(tokens).tolist()
+    assert len(set(ids)) == len(tokens)
+    assert scorer.token_ids(tokens[:9]).tolist() == ids[:9]
+    assert scorer.token_ids(tokens[::-1]).tolist() == ids[::-1]
