@@ -103,7 +103,7 @@ def near_duplicate_groups(docs: list[list[str]], threshold: float = 0.6) -> list
 
     for i, s in enumerate(sets):
         # Candidates share one of the document's rarer words.
-        rare = sorted(s, key=lambda w: df[w])[:8]
+        rare = sorted(s, key=lambda w: (df[w], w))[:8]  # ties by the word: the same groups in every process
         votes = Counter(j for w in rare for j in index[w])
         for j, _ in votes.most_common(5):
             union = len(s | sets[j])
