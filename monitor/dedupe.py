@@ -15,6 +15,8 @@ cannot make an import slow.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,6 +48,36 @@ def shingle_text(title_norm: str, body_norm: str) -> str:
     """The characters that take part: letters and digits of the normalised title and body."""
     text = _NON_WORD.sub("", title_norm + body_norm)[:MAX_CHARS]
     return text if len(text) >= 3 else text.ljust(3, "\x01")
+
+
+def shingle_texts(pairs: list[tuple[str, str]]) -> list[str]:
+    """shingle_text of each (title_norm, body_norm): one table look-up over the whole batch's code points
+    instead of a regex pass per text (≈3× faster on an import batch)."""
+    if not pairs:
+        return []
+    texts = [title + body for title, body in pairs]
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    keep = _word_chars()[codes]
+    kept = codes[keep].tobytes().decode("utf-32-le")
+    counts = np.zeros(len(codes) + 1, dtype=np.int64)  # kept characters before each position
+    np.cumsum(keep, out=counts[1:])
+    out, start = [], 0
+    for end in counts[np.cumsum([len(t) for t in texts])].tolist():
+        text = kept[start : min(end, start + MAX_CHARS)]
+        out.append(text if len(text) >= 3 else text.ljust(3, "\x01"))
+        start = end
+    return out
+
+
+@functools.cache
+def _word_chars() -> np.ndarray:
+    """Per code point: does shingle_text keep it? Made by _NON_WORD itself, so the two always agree
+    (≈30 ms and 1.1 MB, once)."""
+    every = np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
+    kept = _NON_WORD.sub("", every)
+    table = np.zeros(0x110000, dtype=bool)
+    table[np.frombuffer(kept.encode("utf-32-le"), dtype=np.uint32)] = True
+    return table
 
 
 def grams(shingled: str) -> np.ndarray:
@@ -109,6 +141,12 @@ def estimate(a: np.ndarray, b: np.ndarray) -> float:
 
 def to_bytes(signature: np.ndarray) -> bytes:
     return signature.astype("<u4").tobytes()
+
+
+def rows_to_bytes(signatures: np.ndarray) -> list[bytes]:
+    """to_bytes of each row of an (n × PERMUTATIONS) array."""
+    data, size = signatures.astype("<u4").tobytes(), 4 * PERMUTATIONS
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 def from_bytes(data: bytes) -> np.ndarray | None:
@@ -279,11 +317,12 @@ class BandIndex:
     def may_pass_estimate(self, sigs: np.ndarray, candidates: list[list[int]]) -> list[list[int]]:
         """Of each row's candidates, those whose signature bytes agree often enough that the full signature
         might reach ESTIMATE_MIN (never drops one that does; see the class note)."""
-        pairs = [(q, i) for q, row in enumerate(candidates) for i in row]
-        if not pairs:
+        counts = [len(row) for row in candidates]
+        total = sum(counts)
+        if not total:
             return [[] for _ in candidates]
-        q = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
-        ids = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
+        q = np.repeat(np.arange(len(candidates)), counts)
+        ids = np.fromiter(itertools.chain.from_iterable(candidates), dtype=np.int64, count=total)
         mine = (np.asarray(sigs) & 0xFF).astype(np.uint8)[q]
         equal = np.count_nonzero(self._get_fp(ids) == mine, axis=1)
         ok = equal / PERMUTATIONS >= ESTIMATE_MIN
@@ -303,10 +342,16 @@ class BandIndex:
         n = len(keys)
         if not n:
             return []
+        if n >= 1 << 27:  # query numbers must fit the packed sort keys below; queries are independent
+            return self.candidates(keys[: n // 2], limit) + self.candidates(keys[n // 2 :], limit)
         low = (np.asarray(keys).astype(np.uint64) & _LOW32) << np.uint64(32)
-        qs, bs, ids = [], [], []
+        hits = []
         for band in range(BANDS):
-            first, last = low[:, band], low[:, band] | _LOW32
+            # queries in key order: the searches then walk each block forwards through cached lines (in
+            # batch order nearly every search missed the cache: most of the look-up's time at 200k items)
+            queries = np.argsort(low[:, band])
+            first = low[queries, band]
+            last = first | _LOW32
             for block in (*self._sealed, self._open):
                 arr = block[band]
                 if not len(arr):
@@ -318,29 +363,26 @@ class BandIndex:
                 if not total:
                     continue
                 offsets = np.repeat(lo - (np.cumsum(count) - count), count)
-                qs.append(np.repeat(np.arange(n), count))
-                bs.append(np.full(total, band))
-                ids.append((arr[np.arange(total) + offsets] & _LOW32).astype(np.int64))
+                items = arr[np.arange(total) + offsets] & _LOW32
+                # one integer per hit that sorts by query, band, then newest item first (bits 36+, 32-35, 0-31)
+                hits.append((np.repeat(queries.astype(np.uint64), count) << _AT_QUERY) | np.uint64(band << 32)
+                            | (_LOW32 - items))
         out: list[list[int]] = [[] for _ in range(n)]
-        if not qs:
+        if not hits:
             return out
-        q, b, i = np.concatenate(qs), np.concatenate(bs), np.concatenate(ids)
-        # One hit per (query, band, item), the newest PER_KEY per (query, band) across blocks.
-        order = np.lexsort((-i, b, q))
-        q, b, i = q[order], b[order], i[order]
-        keep = np.ones(len(q), dtype=bool)
-        keep[1:] = (q[1:] != q[:-1]) | (b[1:] != b[:-1]) | (i[1:] != i[:-1])
-        q, b, i = q[keep], b[keep], i[keep]
-        keep = _rank_in_runs((q[1:] != q[:-1]) | (b[1:] != b[:-1])) < self.PER_KEY
-        q, i = q[keep], i[keep]
-        # Shared bands per (query, item), then the best `limit` per query.
-        order = np.lexsort((i, q))
-        q, i = q[order], i[order]
-        starts = np.flatnonzero(np.r_[True, (q[1:] != q[:-1]) | (i[1:] != i[:-1])])
-        shared = np.diff(np.r_[starts, len(q)])
-        q, i = q[starts], i[starts]
-        order = np.lexsort((-i, -shared, q))
-        q, i = q[order], i[order]
+        # One hit per (query, band, item), the newest PER_KEY per (query, band) across blocks. (Plain sorts
+        # of packed integers: a lexsort of three arrays took most of the look-up's time.)
+        hit = np.unique(np.concatenate(hits))
+        query_band = hit >> np.uint64(32)
+        hit = hit[_rank_in_runs(query_band[1:] != query_band[:-1]) < self.PER_KEY]
+        # Shared bands per (query, item), then the best `limit` per query: most bands shared, then newest.
+        pair = np.sort(((hit >> _AT_QUERY) << np.uint64(32)) | (_LOW32 - (hit & _LOW32)))
+        starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        shared = np.diff(np.r_[starts, len(pair)]).astype(np.uint64)
+        pair = pair[starts]
+        best = np.sort(((pair >> np.uint64(32)) << _AT_QUERY) | ((np.uint64(BANDS) - shared) << np.uint64(32))
+                       | (_LOW32 - (pair & _LOW32)))
+        q, i = best >> _AT_QUERY, _LOW32 - (best & _LOW32)
         keep = _rank_in_runs(q[1:] != q[:-1]) < limit
         for query, item in zip(q[keep].tolist(), i[keep].tolist()):
             out[query].append(item)
@@ -348,6 +390,8 @@ class BandIndex:
 
 
 _LOW32 = np.uint64(0xFFFFFFFF)
+_AT_QUERY = np.uint64(36)  # the query's bit position in candidates' packed keys (bands: 4 bits, items: 32)
+assert BANDS <= 16, "candidates packs a band number in 4 bits"
 
 
 def _rank_in_runs(boundaries: np.ndarray) -> np.ndarray:

@@ -241,6 +241,8 @@ class Pipeline:
         sigs = await tx.items.signatures({i for p in novel for i in p.stored})
         self.counts["candidate signatures read"] = self.counts.get("candidate signatures read", 0) + len(sigs)
         for p in novel:  # the signature's estimate picks the few stored candidates worth reading
+            if not p.stored:
+                continue  # most items: no candidate
             scored = []
             for item_id in p.stored:
                 incident_id, minhash = sigs.get(item_id, (None, None))
@@ -253,6 +255,8 @@ class Pipeline:
         self.counts["candidate texts read"] = self.counts.get("candidate texts read", 0) + len(stored)
         t0 = self.timings.add("near_dedupe: candidate texts", t1)
         stored_grams: dict[int, dedupe.Candidate] = {}
+        stored_shingled = dict(zip(stored, dedupe.shingle_texts(
+            [(normalize(row["title"]), normalize(row["body"])) for row in stored.values()])))
         # earlier novel items of this batch sharing a band key with each one (most share none)
         sharing = _earlier_sharing(novel_keys) if novel else {}
         groups: list[list[_Prepared]] = []
@@ -264,15 +268,15 @@ class Pipeline:
                     row = stored[item_id]
                     stored_grams[item_id] = dedupe.Candidate(
                         item_id, row["incident_id"],
-                        dedupe.grams(dedupe.shingle_text(normalize(row["title"]), normalize(row["body"]))),
+                        dedupe.grams(stored_shingled[item_id]),
                         row["occurred_at"] or row["received_at"], f"#{item_id}（{row['source']}:{row['external_id']}）")
                 candidates.append(stored_grams[item_id])
             # ranked by estimate, then batch position (never id(): the same ranking in every run)
-            others = {j: novel[j] for j in sharing.get(seq, ())}
-            scored_batch = sorted(((dedupe.estimate(p.sig, o.sig), oid) for oid, o in others.items()), reverse=True)
+            earlier = sharing.get(seq, ())
+            scored_batch = sorted(((dedupe.estimate(p.sig, novel[j].sig), j) for j in earlier), reverse=True)
             for est, oid in scored_batch[: dedupe.EXACT_CHECKS]:
                 if est >= dedupe.ESTIMATE_MIN:
-                    other = others[oid]
+                    other = novel[oid]
                     candidates.append(dedupe.Candidate(oid, other, _grams_of(other), other.item.occurred_at or now,
                                                        _label(other.item)))
             match = dedupe.best_match(_grams_of(p), p.item.occurred_at or now, candidates) if candidates else None
@@ -314,8 +318,10 @@ class Pipeline:
                 touched.add(p.incident_id)  # an incident that existed before: its heat changes
         # a new incident's heat was computed from its group by _incident_row
         rows = [_item_row(p.item, p.digest, now, p.incident_id, p.reason, p.domain, p.confidence) for p in fresh]
+        # novel items are the ones with a signature, in order: their bytes in one conversion, not one per row
+        minhashes = iter(dedupe.rows_to_bytes(novel_sigs) if novel else ())
         for row, p in zip(rows, fresh):
-            row["minhash"] = dedupe.to_bytes(p.sig) if p.sig is not None else None
+            row["minhash"] = next(minhashes) if p.sig is not None else None
         item_ids = await tx.items.insert_many_returning(rows)
         for p, item_id in zip(fresh, item_ids):
             if p.item.reply:
@@ -474,7 +480,7 @@ def _fingerprint(prepared: list[_Prepared]):
     """Signatures and band keys of `prepared` (set on each); returns the keys array (n × BANDS) or None."""
     if not prepared:
         return None
-    texts = [dedupe.shingle_text(p.title_norm, p.body_norm) for p in prepared]
+    texts = dedupe.shingle_texts([(p.title_norm, p.body_norm) for p in prepared])
     sigs = dedupe.signatures(texts)
     keys = dedupe.band_keys(sigs)
     for p, text, sig in zip(prepared, texts, sigs):
@@ -527,17 +533,25 @@ def _item_row(item: RawItem, digest: str, now: datetime, incident_id: int, reaso
 
 def _incident_row(group: list[RawItem], u: Understanding, now: datetime) -> dict:
     first = group[0]
-    seen = min((i.occurred_at or now) for i in group)
+    if len(group) == 1:  # most new incidents: the same values without four generator passes
+        seen = last = first.occurred_at or now
+        likes = first.likes
+        reporters = 1
+    else:
+        seen = min((i.occurred_at or now) for i in group)
+        last = max((i.occurred_at or now) for i in group)
+        likes = sum(i.likes for i in group)
+        reporters = len({i.reporter for i in group if i.reporter}) or 1
     title = first.title or first.body[:40]
     return {
         "title": title[:300], "kind": u.kind, "status": "open", "triage": "pending" if u.needs_triage else "none",
         "domain": u.domain, "domain_confidence": u.domain_confidence, "department": u.department,
         "co_departments": u.co_departments, "region": u.region, "severity": int(u.severity),
         "response_type": u.response_type, "sensitive_areas": u.sensitive_areas,
-        "reasons": [r.as_dict() for r in u.reasons], "first_seen_at": seen, "last_seen_at": max((i.occurred_at or now) for i in group),
+        "reasons": [r.as_dict() for r in u.reasons],
+        "first_seen_at": seen, "last_seen_at": last,
         "published_at": seen if u.kind == "policy" else None, "item_count": len(group),
-        "reporter_count": len({i.reporter for i in group if i.reporter}) or 1,
-        "likes": sum(i.likes for i in group), "created_at": now, "updated_at": now,
+        "reporter_count": reporters, "likes": likes, "created_at": now, "updated_at": now,
     }
 
 

@@ -11,14 +11,15 @@ from monitor.model import RawItem
 from tests.test_dedupe import COMPLAINT, OTHER, REWORDED
 
 
-def _reference(stored: dict[int, np.ndarray], query: np.ndarray, per_key: int, limit: int) -> set[int]:
-    """What the item_bands query (newest `per_key` items per key) and the old top-candidates rule chose."""
+def _reference(stored: dict[int, np.ndarray], query: np.ndarray, per_key: int, limit: int) -> list[int]:
+    """What the item_bands query (newest `per_key` items per key) and the old top-candidates rule chose, in
+    rank order (most bands shared, then newest)."""
     shared: dict[int, int] = {}
     for band, key in enumerate(query.tolist()):
         having = sorted((i for i, keys in stored.items() if int(keys[band]) == key), reverse=True)[:per_key]
         for i in having:
             shared[i] = shared.get(i, 0) + 1
-    return set(sorted(shared, key=lambda i: (-shared[i], -i))[:limit])
+    return sorted(shared, key=lambda i: (-shared[i], -i))[:limit]
 
 
 def test_candidates_match_the_table_query_across_sealed_blocks():
@@ -34,8 +35,7 @@ def test_candidates_match_the_table_query_across_sealed_blocks():
     queries = np.vstack([keys[:20], rng.integers(0, 9, size=(20, dedupe.BANDS)) * 1_000_003])
     for query, got in zip(queries, index.candidates(queries)):
         assert len(got) == len(set(got))
-        ref = _reference(stored, query, index.PER_KEY, dedupe.MAX_CANDIDATES)
-        assert set(got) == ref
+        assert got == _reference(stored, query, index.PER_KEY, dedupe.MAX_CANDIDATES)
 
 
 def test_unknown_keys_and_empty_index_give_no_candidates():

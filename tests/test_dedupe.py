@@ -137,6 +137,19 @@ def test_minhash_is_bit_identical_to_the_plain_definition_and_the_stored_values(
     assert (np.vstack([dedupe.signatures(texts[i : i + 7]) for i in range(0, len(texts), 7)]) == sigs).all()
 
 
+def test_batch_shingles_equal_shingle_text():
+    import random
+
+    rng = random.Random(11)
+    # punctuation, NUL (no separator can be assumed), lone surrogates, astral and full-width characters
+    alphabet = "楼板开裂ab1_ ，。！\x00\x01①Ａ\ud800\U0001F600𝟘٣\u3000"
+    pairs = [("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))),
+              "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 900)))) for _ in range(300)]
+    pairs += [("", ""), ("a", ""), ("", "ab"), ("，", "。")]
+    assert dedupe.shingle_texts(pairs) == [dedupe.shingle_text(t, b) for t, b in pairs]
+    assert dedupe.shingle_texts([]) == []
+
+
 def test_grams_and_jaccard_are_exact_set_operations():
     import random
 

@@ -144,7 +144,7 @@ def _utc_text(value: datetime | None) -> str | None:
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; use clock.as_utc()")
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.isoformat(" ", "microseconds")[:-6]  # without "+00:00": the naive value's text, no copy
 
 
 def _utc_text_value(value: str | None) -> datetime | None:
@@ -155,7 +155,31 @@ def _utc_text_value(value: str | None) -> datetime | None:
 def _json_text(value) -> str:
     if not value and value is not None and type(value) in (list, dict):
         return "[]" if type(value) is list else "{}"  # most co_departments, sensitive_areas
-    return json.dumps(value)
+    return _json_dumps(value)
+
+
+def _reusable_json_encoder():
+    """json.dumps with default options, its C encoder made once: json.dumps builds a new one (and a dict to
+    detect cycles, which plain row values never have) per call, most of the cost on short values. Falls back
+    to json.dumps where the private constructor is missing or differs."""
+    from json import encoder
+
+    try:
+        encode = encoder.c_make_encoder(None, json.JSONEncoder().default, encoder.encode_basestring_ascii, None,
+                                        ": ", ", ", False, False, True)
+
+        def dumps(value) -> str:
+            return "".join(encode(value, 0))
+
+        sample = [{"键": "值\n\"", "n": 1, "f": 0.5, "t": [True, None]}, "文"]
+        if dumps(sample) == json.dumps(sample):
+            return dumps
+    except Exception:  # pragma: no cover - another Python's json internals
+        pass
+    return json.dumps  # pragma: no cover
+
+
+_json_dumps = _reusable_json_encoder()
 
 
 class ItemRepo(_Repo):
