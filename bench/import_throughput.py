@@ -9,7 +9,7 @@ in ../shared/data: most rows are new complaints (the title of one message, sente
 place and a number changed, so that they are distinct), 8 % re-submit an earlier row word for word (new
 work-order number, other reporter), 7 % re-word an earlier row (a sentence dropped or added, a salutation).
 It is imported into a fresh SQLite store with classification and routing on, through the same code as
-`yuqing import` (file check, streaming read, batches of 2,000, one transaction each).
+`yuqing import` (file check, streaming read, batches of 1,000, one transaction each).
 
 Printed: rows/s end to end, peak RSS, wall and CPU seconds per stage (understanding apart from the collectors), the naive pipeline's rows/s on a slice (per row:
 jieba.lcut + understanding + one insert and commit), and tokenizer/fingerprint timings. A script that prints
@@ -110,6 +110,39 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class RssSampler:
+    """Resident memory twice a second in a thread, to show where the peak is (a steady climb with the band
+    index, or a spike at one stage)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        page = resource.getpagesize()
+        while not self._stop.wait(0.5):
+            with open("/proc/self/statm") as f:
+                self.samples.append(int(f.read().split()[1]) * page / 2**20)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def curve(self, points: int = 10) -> str:
+        if not self.samples:
+            return "(too short to sample)"
+        n = len(self.samples)
+        at = [max(self.samples[i * n // points:(i + 1) * n // points] or [self.samples[-1]]) for i in range(points)]
+        return " ".join(f"{x:.0f}" for x in at)
+
+
 async def import_fast(path: Path, db: Path):
     from monitor.app import build
     from monitor.importer import import_files
@@ -120,9 +153,11 @@ async def import_fast(path: Path, db: Path):
     try:
         app.understander.understand("预热", "预热")  # load dictionaries outside the timing
         t0, c0 = time.perf_counter(), time.process_time()
-        stats = await import_files(app.pipeline, settings, [path], "hotline", show_progress=False)
+        with RssSampler() as rss:
+            stats = await import_files(app.pipeline, settings, [path], "hotline", show_progress=False)
         total, cpu = time.perf_counter() - t0, time.process_time() - c0
         print(f"  work: {app.pipeline.counts}; band index {app.pipeline.bands.nbytes() / 1e6:.1f} MB")
+        print(f"  RSS (MB), highest in each tenth of the import's time: {rss.curve()}")
         return stats, total, cpu, app.pipeline.timings
     finally:
         await app.close()

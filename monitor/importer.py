@@ -66,6 +66,10 @@ def _batched(it: Iterable, size: int) -> Iterator[list]:
 
 InTx = Callable[[object, object], Awaitable[None]]
 
+# Records per transaction. 1,000 rather than 2,000: the same CPU per row, and 21 MB less peak RSS at 1M rows
+# (385 against 406 MB: a batch's objects and arrays are the part of the heap that comes and goes).
+BATCH = 1000
+
 _frozen = 0  # imports running in this process that keep the heap frozen (folder imports may overlap)
 _saved_threshold: tuple[int, ...] = ()
 # Young objects between collections while importing (Python's default: 700). A batch makes ~10^5 container
@@ -121,7 +125,7 @@ async def import_file(
     settings: Settings,
     path: Path,
     source: str,
-    batch: int = 2000,
+    batch: int = BATCH,
     skip: int = 0,
     after_batch: Callable[[int], InTx | None] | None = None,
     show_progress: bool | None = None,
@@ -157,7 +161,7 @@ async def import_files(
     settings: Settings,
     paths: list[Path],
     source: str,
-    batch: int = 2000,
+    batch: int = BATCH,
     show_progress: bool | None = None,
 ) -> ImportStats:
     """Import files in order. Raises ExportError (with the file name) for a file that cannot be read; every

@@ -67,7 +67,7 @@ class HotlineExportSource(SourceBase):
     sheet: str | int | None = None  # None = first sheet that has a recognised header
     mapping: dict[str, list[str]] = Field(default_factory=dict)  # field -> extra header names
     settle: DurationField = Duration(5, "s")  # a file younger than this may still be being written
-    batch: int = Field(default=2000, ge=1, le=100_000)  # records per transaction
+    batch: int = Field(default=1000, ge=1, le=100_000)  # records per transaction (importer.BATCH)
 
 
 class HttpOptions(SourceBase):
