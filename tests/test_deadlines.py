@@ -107,6 +107,15 @@ async def test_import_at_year_end_opens_early_deadline_then_restart_with_schedul
     assert d.rule == "policy_interpretation" and d.provisional_year == 2027
     assert d.due_at == datetime(2027, 1, 2, 0, 0, tzinfo=SHANGHAI)
     assert d.next_at == datetime(2027, 1, 1, 0, 0, tzinfo=SHANGHAI)  # routine policy: "-1wd", counted early too
+    from rich.console import Console
+
+    from monitor.render_cli import deadlines_table
+
+    async with app.store.read() as tx:
+        incident = await tx.incidents.get(d.incident_id)
+    screen = Console(width=200, record=True)
+    screen.print(deadlines_table([(d, incident)], clock.now()))
+    assert "2027-01-02 00:00（暂定）" in screen.export_text()  # `yuqing deadlines` says it is provisional
     clock.set(datetime(2027, 1, 1, 0, 0, tzinfo=SHANGHAI))
     assert await app.escalator.sweep() == 1  # the sweeper does not stop on the unknown year either
     await app.close()
