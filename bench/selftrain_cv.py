@@ -27,9 +27,8 @@ for vocabulary/IDF. Variants:
   ...+idf         the same with vocabulary/IDF from labeled-train + whole pool
 Prints one line per variant (macro-F1, pseudo-labels used per fold) and a JSON line with per-class F1.
 
-Run with a fixed PYTHONHASHSEED (e.g. PYTHONHASHSEED=0): training.near_duplicate_groups breaks ties by set
-iteration order, so the grouped folds — and the figures, by ~±0.002 — change from one process to the next.
-Compare variants only within one run (same folds).
+The grouped folds are the same in every run (training.near_duplicate_groups breaks ties by the word since
+2 December; before, by set order, which moved the figures by ~±0.002 between processes).
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class DeadlineBook:
         audit = []
         for d in await tx.deadlines.provisional():
             rule = rules.get(d.rule)
-            if rule is None or not self.calendar.knows(d.provisional_year):
+            if rule is None or d.provisional_year not in self.calendar.years:
                 continue
             p = deadline_rules.due_plan(rule, d.starts_at, self.calendar)
             values = {"due_at": p.due_at, "provisional_year": p.provisional_year, "updated_at": now}

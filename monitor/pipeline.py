@@ -386,12 +386,12 @@ class Pipeline:
         await tx.audit.append_many(audit)
         if opened:
             logger.info("opened {} deadlines for {} incidents", len(opened), len(ids))
-        early = sorted({r["provisional_year"] for r in rows if r["provisional_year"]})
+        early = [r["provisional_year"] for r in rows if r["provisional_year"]]
         if early:
+            years = "、".join(map(str, sorted(set(early))))
             logger.warning("{} 个工作日期限暂按自然日提前计算：缺少 {} 年节假日安排（config/holidays/<年份>.yaml），"
-                           "配置后重启 serve 即按工作日重算 (provisional deadlines: no holiday schedule for {})",
-                           sum(1 for r in rows if r["provisional_year"]), "、".join(map(str, early)),
-                           ", ".join(map(str, early)))
+                           "配置后重启 serve 即按工作日重算 (provisional deadlines: no holiday schedule)",
+                           len(early), years)
         return len(opened)
 
 

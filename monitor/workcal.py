@@ -51,14 +51,14 @@ class WorkCalendar:
                  every_day_in_unknown_years: bool = False) -> None:
         self._supplements = {s.year: s for s in supplements}
         self._every_day = every_day_in_unknown_years
+        self._provisional = self if every_day_in_unknown_years else None
 
     def provisional(self) -> "WorkCalendar":
         """This calendar, with every day of a year without data counted as a working day (the earliest
-        possible deadline: n working days are at least n days)."""
-        return WorkCalendar(tuple(self._supplements.values()), every_day_in_unknown_years=True)
-
-    def knows(self, year: int) -> bool:
-        return year in self._supplements or year in _BUILTIN
+        possible deadline: n working days are at least n days). Made once: deadline rows ask per row."""
+        if self._provisional is None:
+            self._provisional = WorkCalendar(tuple(self._supplements.values()), every_day_in_unknown_years=True)
+        return self._provisional
 
     @property
     def years(self) -> set[int]:
