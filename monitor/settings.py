@@ -93,6 +93,7 @@ class BoardSource(HttpOptions):
     id_pattern: str = r"(\d+)"  # regex on the detail URL whose first group is the message id
     max_pages: int = Field(default=5, ge=1, le=1000)
     recheck: int = Field(default=10, ge=0, le=500)  # unreplied messages re-read per poll to catch replies
+    robots: bool = True  # obey the site's robots.txt (RFC 9309) and its Crawl-delay; false only with the site's consent
 
 
 class FeedSource(HttpOptions):

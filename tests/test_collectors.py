@@ -129,6 +129,68 @@ async def test_board_crawl_resumes_after_a_failure_mid_crawl(app, clock):
         await runner2.close()
 
 
+async def test_board_obeys_robots_txt_and_its_crawl_delay(app, clock):
+    """A disallowed detail page is never requested; a disallowed list page fails the poll with a clear reason;
+    Crawl-delay spaces requests; robots.txt answering 5xx stops the crawl (RFC 9309), 404 means no rules."""
+    import time
+
+    from monitor.sources.http import Fetcher
+
+    board = Board(4)
+    robots = {"status": 200, "text": "User-agent: *\nDisallow: /detail?id=3\n\nUser-agent: other-bot\nDisallow: /\n"}
+    robots_hits: list[str] = []
+    times: list[float] = []
+
+    async def robots_txt(request):
+        robots_hits.append(request.headers.get("User-Agent", ""))
+        return web.Response(status=robots["status"], text=robots["text"])
+
+    a = board.app()
+    a.router.add_get("/robots.txt", robots_txt)
+    a.middlewares.append(web.middleware(lambda request, handler: (times.append(time.monotonic()), handler(request))[1]))
+    async with TestServer(a) as server:
+        settings = board_settings(str(server.make_url("/list?page=1")), recheck=0)
+        runner = await runner_for(app, settings, "xinxiang")
+        ctx = await runner.poll()
+        assert ctx.error is None
+        assert "detail3" not in board.hits and {"detail1", "detail2", "detail4"} <= set(board.hits)
+        assert await items_of(app, "xinxiang") == 3
+        assert len(robots_hits) == 1 and robots_hits[0].startswith("yuqing-sentinel/")  # asked once, cached
+        await runner.close()
+
+        # the whole board disallowed for our agent: the poll fails and says why
+        robots["text"] = "User-agent: yuqing-sentinel\nDisallow: /list\n"
+        runner = await runner_for(app, settings, "xinxiang")
+        board.hits.clear()
+        ctx = await runner.poll()
+        assert "robots.txt" in ctx.error and board.hits == []
+        await runner.close()
+
+        # robots.txt unreachable (5xx): assume everything is disallowed, and ask again next time
+        robots["status"], robots["text"] = 503, ""
+        runner = await runner_for(app, settings, "xinxiang")
+        ctx = await runner.poll()
+        assert "robots.txt" in ctx.error and board.hits == []
+        await runner.close()
+
+        # no robots.txt (404): no rules
+        robots["status"] = 404
+        runner = await runner_for(app, settings, "xinxiang")
+        ctx = await runner.poll()
+        assert ctx.error is None and "list1" in board.hits
+        await runner.close()
+
+        # Crawl-delay: requests to the host are spaced by it even when the source's own delay is 0
+        robots["status"], robots["text"] = 200, "User-agent: *\nCrawl-delay: 1\n"
+        fetcher = Fetcher(delay=0, retries=0, robots=True)
+        times.clear()
+        for _ in range(3):
+            await fetcher.get(str(server.make_url("/list?page=1")))
+        await fetcher.close()
+        gaps = [b - a for a, b in zip(times[1:], times[2:])]  # times[0] is robots.txt itself
+        assert len(gaps) == 2 and min(gaps) >= 0.95
+
+
 # --------------------------------------------------------------------------- feeds
 RSS = """<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>新闻</title>
 <item><guid>n1</guid><title>西山区马街街道一小区停水三天</title><description>&lt;p&gt;居民反映停水&lt;/p&gt;</description>

@@ -1,6 +1,6 @@
 """Polite HTTP for collectors: per-host concurrency limit and spacing, conditional GET (ETag /
-Last-Modified), timeouts, retries with exponential backoff and full jitter, and a User-Agent that says who
-we are. Only collectors open sockets (DESIGN §2)."""
+Last-Modified), timeouts, retries with exponential backoff and full jitter, a User-Agent that says who
+we are, and (for crawlers) robots.txt as RFC 9309 reads it. Only collectors open sockets (DESIGN §2)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
+from urllib.robotparser import RobotFileParser
 
 import aiohttp
 
@@ -18,6 +19,8 @@ from monitor import __version__
 USER_AGENT = f"yuqing-sentinel/{__version__} (+舆情哨兵 government duty-office monitor; polite, low-rate crawler)"
 MAX_BYTES = 10 * 1024 * 1024  # a page or feed larger than this is not what we came for
 RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+ROBOTS_TTL = 24 * 3600.0  # RFC 9309: a cached robots.txt should not be used for more than 24 hours
+MAX_CRAWL_DELAY = 300.0  # a site's Crawl-delay is honoured up to this many seconds between requests
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.I)
 
 
@@ -59,20 +62,24 @@ class Fetcher:
 
     def __init__(self, *, timeout: float = 20, retries: int = 3, delay: float = 1.0, concurrency: int = 2,
                  user_agent: str | None = None, session: aiohttp.ClientSession | None = None,
-                 backoff_base: float = 0.5, backoff_cap: float = 30.0, rng: random.Random | None = None) -> None:
+                 backoff_base: float = 0.5, backoff_cap: float = 30.0, rng: random.Random | None = None,
+                 robots: bool = False) -> None:
         self.timeout, self.retries, self.delay, self.concurrency = timeout, retries, delay, concurrency
+        self.robots = robots
+        self._robots: dict[str, tuple[float, RobotFileParser | None]] = {}  # origin -> (fetched at, rules)
         self.user_agent = user_agent or USER_AGENT
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         self._session, self._own = session, session is None
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._next_at: dict[str, float] = {}
+        self._delays: dict[str, float] = {}  # host -> spacing asked for by its robots.txt (Crawl-delay)
         self._rng = rng or random.Random()
 
     @classmethod
     def for_source(cls, cfg) -> "Fetcher":
         return cls(timeout=cfg.timeout.timedelta().total_seconds(), retries=cfg.retries,
                    delay=cfg.delay.timedelta().total_seconds(), concurrency=cfg.concurrency,
-                   user_agent=cfg.user_agent)
+                   user_agent=cfg.user_agent, robots=getattr(cfg, "robots", False))
 
     async def close(self) -> None:
         if self._own and self._session is not None:
@@ -84,6 +91,40 @@ class Fetcher:
         return self._rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
 
     async def get(self, url: str, etag: str | None = None, last_modified: str | None = None) -> Response:
+        if self.robots:
+            await self._allowed(url)
+        return await self._get(url, etag, last_modified)
+
+    async def _allowed(self, url: str) -> None:
+        """Raise FetchError if the site's robots.txt disallows `url` for our User-Agent. RFC 9309: a 4xx
+        robots.txt means no rules; a 5xx or no answer means "assume everything is disallowed" (not cached,
+        so the next poll asks again)."""
+        parts = urlsplit(url)
+        origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        fetched_at, rules = self._robots.get(origin, (None, None))
+        if fetched_at is None or time.monotonic() - fetched_at > ROBOTS_TTL:
+            try:
+                response = await self._get(origin + "/robots.txt", client_errors=True)
+            except FetchError as exc:
+                raise FetchError(f"{url}: robots.txt 无法读取，按 RFC 9309 暂不抓取 (robots.txt unreachable: {exc})") \
+                    from None
+            rules = None
+            if response.status < 400:
+                rules = RobotFileParser()
+                rules.parse(response.text().splitlines())
+            self._robots[origin] = (time.monotonic(), rules)
+            wait = rules.crawl_delay(self.user_agent) if rules is not None else None
+            if wait:
+                self._delays[parts.netloc] = min(MAX_CRAWL_DELAY, float(wait))
+            else:
+                self._delays.pop(parts.netloc, None)
+        if rules is not None and not rules.can_fetch(self.user_agent, url):
+            raise FetchError(f"{url}: robots.txt 不允许抓取 (disallowed by robots.txt for "
+                             f"{self.user_agent.split('/')[0]})")
+
+    async def _get(self, url: str, etag: str | None = None, last_modified: str | None = None,
+                   client_errors: bool = False) -> Response:
+        """GET with retries; a 4xx answer is returned instead of raised when `client_errors`."""
         if self._session is None:
             self._session = aiohttp.ClientSession()
         host = urlsplit(url).netloc
@@ -113,6 +154,8 @@ class Fetcher:
                 if response.status < 400 or response.status == 304:
                     return response
                 problem = f"HTTP {response.status}"
+                if client_errors and response.status < 500 and response.status not in RETRY_STATUS:
+                    return response
                 if response.status not in RETRY_STATUS:
                     raise FetchError(f"{url}: {problem}")
                 wait_hint = _retry_after(response.headers.get("retry-after"))
@@ -123,7 +166,7 @@ class Fetcher:
     async def _space(self, host: str) -> None:
         now = time.monotonic()
         at = max(now, self._next_at.get(host, now))
-        self._next_at[host] = at + self.delay
+        self._next_at[host] = at + max(self.delay, self._delays.get(host, 0.0))
         if at > now:
             await asyncio.sleep(at - now)
 
