@@ -325,6 +325,37 @@ async def test_webhook_signature_validation_and_idempotency(app, push_secret, ai
         await client.close()
 
 
+async def test_webhook_same_id_pushed_to_two_instances_at_once_is_stored_once(app, push_secret, settings, db_url, clock):
+    """Two `serve` processes on one database (two stores, two web apps): the same id pushed to both at the
+    same moment is one item, and both answers name it (ingests are serialised in the database)."""
+    import asyncio
+
+    from aiohttp.test_utils import TestClient
+
+    from monitor.app import build
+    from monitor.server import web_application
+
+    other = await build(settings, db_url, clock)
+    clients = [TestClient(TestServer(web_application(a))) for a in (app, other)]
+    for c in clients:
+        await c.start_server()
+    try:
+        for n in range(5):
+            body = json.dumps({"id": f"race-{n}", "title": "小区停水", "body": f"马街街道某小区停水第{n}天，无人通知",
+                               "time": "2026-11-23T08:00:00+08:00"}, ensure_ascii=False).encode()
+            headers = {"X-Yuqing-Signature": sign(push_secret, body)}
+            answers = await asyncio.gather(*(c.post("/api/v1/ingest", data=body, headers=headers) for c in clients))
+            assert [r.status for r in answers] == [202, 202]
+            ids = [await r.json() for r in answers]
+            assert ids[0]["item_id"] == ids[1]["item_id"] and ids[0]["incident_id"] == ids[1]["incident_id"]
+            assert sorted(i["duplicate"] for i in ids) == [False, True]
+        assert await items_of(app, "push") == 5
+    finally:
+        for c in clients:
+            await c.close()
+        await other.close()
+
+
 # --------------------------------------------------------------------------- split
 async def test_split_moves_items_to_a_new_incident(app, clock, monkeypatch):
     from aiohttp.test_utils import TestClient
