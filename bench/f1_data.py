@@ -163,13 +163,7 @@ def extra_examples(name: str, docs, stop, labels, dedup: float = 0.5, fold_floor
     lab = [fn(p["reply"])[0] for p in rows]
     keep = [i for i, l in enumerate(lab) if l in labels]
     pdocs = kept_tokens([rows[i]["tokens"] for i in keep], stop)
-    ok = [k for k, d in enumerate(pdocs) if len(d) >= 3]
-    groups = training.near_duplicate_groups([pdocs[k] for k in ok])
-    seen, uniq = set(), []
-    for k, g in zip(ok, groups):
-        if g not in seen:
-            seen.add(g)
-            uniq.append(k)
+    uniq = training.one_per_group(pdocs)
     best, near = near_sets([pdocs[k] for k in uniq], docs, fold_floor)
     sel = [j for j in range(len(uniq)) if best[j] < dedup]
     return ([pdocs[uniq[j]] for j in sel], np.array([labels.index(lab[keep[uniq[j]]]) for j in sel]),

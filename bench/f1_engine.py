@@ -79,20 +79,7 @@ def linear(spec: dict, X, y, w, n_labels):
         est.fit(X, y, sample_weight=w)
         return np.asarray(est.coef_, np.float64).T.copy(), np.asarray(est.intercept_, np.float64)
     if kind == "nbsvm":
-        from sklearn.svm import LinearSVC
-
-        present = (X > 0).astype(np.float64)
-        W = np.zeros((X.shape[1], n_labels))
-        b = np.zeros(n_labels)
-        for k in range(n_labels):
-            p = 1.0 + np.asarray(present[y == k].sum(axis=0)).ravel()
-            q = 1.0 + np.asarray(present[y != k].sum(axis=0)).ravel()
-            ratio = np.log((p / p.sum()) / (q / q.sum()))
-            svm = LinearSVC(C=spec.get("C", 0.3), random_state=0)
-            svm.fit(X.multiply(ratio).tocsr(), (y == k).astype(int), sample_weight=w)
-            W[:, k] = ratio * svm.coef_.ravel()
-            b[k] = svm.intercept_[0]
-        return W, b
+        return training._nbsvm({"nb_C": spec.get("C", 0.3)}, X, y, n_labels, sample_weight=w)
     if kind == "ridge":
         from sklearn.linear_model import RidgeClassifier
 

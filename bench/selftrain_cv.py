@@ -215,13 +215,7 @@ def main() -> int:
     source, pool_tokens = read_pool()
     pool = kept_tokens(pool_tokens, stop)
     n_raw = len(pool)
-    nonempty = [i for i, d in enumerate(pool) if len(d) >= 3]
-    groups = training.near_duplicate_groups([pool[i] for i in nonempty])
-    seen, uniq = set(), []
-    for i, g in zip(nonempty, groups):
-        if g not in seen:
-            seen.add(g)
-            uniq.append(i)
+    uniq = training.one_per_group(pool)
     best, near = similarity_to([pool[i] for i in uniq], docs, args.fold_dedup)
     keep = [k for k, s in enumerate(best) if s < args.dedup]
     pool = [pool[uniq[k]] for k in keep]

@@ -114,6 +114,19 @@ def near_duplicate_groups(docs: list[list[str]], threshold: float = 0.6) -> list
     return [find(i) for i in range(len(docs))]
 
 
+def one_per_group(docs: list[list[str]], min_words: int = 3) -> list[int]:
+    """Indices of the first document of each near-duplicate group among those with ≥ `min_words` words
+    (unlabelled pools for experiments: a complaint posted five times counts once)."""
+    kept = [i for i, d in enumerate(docs) if len(d) >= min_words]
+    seen: set[int] = set()
+    out = []
+    for i, g in zip(kept, near_duplicate_groups([docs[i] for i in kept])):
+        if g not in seen:
+            seen.add(g)
+            out.append(i)
+    return out
+
+
 def derive_stopwords(examples: list[Example], min_count: int = 3, drop_rate: float = 0.9) -> frozenset[str]:
     """Stop words as the pre-tokenised file removed them: words of raw messages that (almost) never
     survive in their near-duplicate twin of the token file. Falls back to punctuation-only when there
@@ -190,7 +203,7 @@ def _estimator(options: dict):
     raise ValueError(f"unknown model {options['model']!r} (svm, logreg)")
 
 
-def _nbsvm(options: dict, X, y: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+def _nbsvm(options: dict, X, y: np.ndarray, n_labels: int, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
     """One-vs-rest SVMs on features scaled by naive-Bayes log-count ratios (Wang & Manning 2012). Still
     linear in the original features: weight = ratio × SVM weight."""
     from sklearn.svm import LinearSVC
@@ -203,7 +216,7 @@ def _nbsvm(options: dict, X, y: np.ndarray, n_labels: int) -> tuple[np.ndarray, 
         q = 1.0 + np.asarray(present[y != k].sum(axis=0)).ravel()
         ratio = np.log((p / p.sum()) / (q / q.sum()))
         svm = LinearSVC(C=options.get("nb_C", 0.3), random_state=0)
-        svm.fit(X.multiply(ratio).tocsr(), (y == k).astype(int))
+        svm.fit(X.multiply(ratio).tocsr(), (y == k).astype(int), sample_weight=sample_weight)
         weights[:, k] = ratio * svm.coef_.ravel()
         intercept[k] = svm.intercept_[0]
     return weights, intercept

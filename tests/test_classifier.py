@@ -208,6 +208,14 @@ def test_near_duplicates_share_a_group():
     assert groups[0] == groups[2] != groups[1]
 
 
+def test_one_per_group_keeps_the_first_of_each_group_and_drops_short_documents():
+    from monitor.training import one_per_group
+
+    a = "小区 物业 乱收 停车费 业主 投诉 无门 请求 处理".split()
+    c = "学校 强制 补课 收费 家长 负担".split()
+    assert one_per_group([["你好"], a, c, a + ["谢谢"], c[:-1], a]) == [1, 2]
+
+
 def test_fixture_is_a_small_excerpt():
     rows = FIXTURE.read_text(encoding="utf-8").splitlines()
     assert 10 < len(rows) <= 60 and rows[0].startswith("id,title,body,time,label")
