@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.f1_data import splits as splits_of  # noqa: E402
 from monitor import training  # noqa: E402
 
 TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "train"
@@ -50,13 +51,7 @@ def main() -> int:
     started = time.perf_counter()
     examples = training.read_training([args.data])
     stop = training.derive_stopwords(examples)
-    if args.split == "grouped":
-        splits = training.folds(examples, args.folds)
-    else:
-        from sklearn.model_selection import StratifiedKFold
-
-        splits = list(StratifiedKFold(args.folds, shuffle=True, random_state=0).split(
-            examples, [e.label for e in examples]))
+    splits = splits_of(examples, args.split, args.folds)
     print(f"{len(examples)} examples, {len(stop)} stop words, {args.folds} {args.split} folds "
           f"({time.perf_counter() - started:.1f}s to read and group)", flush=True)
     for name in args.option or list(OPTIONS):

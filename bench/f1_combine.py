@@ -20,17 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import f1_data as D  # noqa: E402
+from bench.f1_data import macro_f1  # noqa: E402
 from bench.f1_oof import OUT, report  # noqa: E402
-
-
-def macro_f1(y, pred, L):
-    f1 = []
-    for k in range(L):
-        tp = np.sum((pred == k) & (y == k))
-        fp = np.sum((pred == k) & (y != k))
-        fn = np.sum((pred != k) & (y == k))
-        f1.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return float(np.mean(f1))
 
 
 def tune_bias(dec, y, L, rounds=3, grid=np.linspace(-0.3, 0.3, 25)):
@@ -94,7 +85,6 @@ def main() -> int:
         print(f"{'nested weights':28s} {report(examples, y, labels, nested)}")
     if args.bias:
         print(f"{'nested weights + bias':28s} {report(examples, y, labels, nested_b)}")
-        full = combo([tests[m] for m in names], chosen[0][0], [1.0] * len(names))
         ob = tune_bias(nested, y, L)
         print(f"{'oracle bias':28s} {report(examples, y, labels, nested + ob)}")
     for c in chosen:

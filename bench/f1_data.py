@@ -35,25 +35,32 @@ def labelled():
     return examples, stop, docs, labels, y
 
 
-def splits(examples, kind: str, k: int = 5):
-    """The folds of bench/classifier_cv.py."""
+def splits(examples, kind: str, k: int = 5, seed: int = 0):
+    """Grouped (near-duplicates in one fold, training.folds) or random stratified k-fold."""
     if kind == "grouped":
-        return training.folds(examples, k)
+        return training.folds(examples, k, seed)
     from sklearn.model_selection import StratifiedKFold
 
-    return list(StratifiedKFold(k, shuffle=True, random_state=0).split(
+    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(
         np.zeros(len(examples)), [e.label for e in examples]))
 
 
 def inner_splits(examples, train_idx: np.ndarray, kind: str, k: int = 5):
     """Folds inside a training part, of the same kind as the outer ones (indices into train_idx)."""
-    sub = [examples[i] for i in train_idx]
-    if kind == "grouped":
-        return training.folds(sub, k, seed=1)
-    from sklearn.model_selection import StratifiedKFold
+    return splits([examples[i] for i in train_idx], kind, k, seed=1)
 
-    return list(StratifiedKFold(k, shuffle=True, random_state=1).split(
-        np.zeros(len(sub)), [e.label for e in sub]))
+
+def macro_f1(y: np.ndarray, pred: np.ndarray, n_labels: int) -> float:
+    """training.scores' macro-F1 on class indices, unrounded and vectorised (for grid searches)."""
+    f1 = []
+    for k in range(n_labels):
+        if not np.any(y == k):
+            continue
+        tp = np.sum((pred == k) & (y == k))
+        fp = np.sum((pred == k) & (y != k))
+        fn = np.sum((pred != k) & (y == k))
+        f1.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return float(np.mean(f1))
 
 
 def pool() -> list[dict]:
@@ -116,20 +123,6 @@ def jaccard_matrix(a: list[set], b: list[set], block: int = 500):
         inter = (A[start:start + block] @ B).toarray()
         union = as_[start:start + block, None] + bs[None, :] - inter
         yield start, np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-
-
-def similarity(a_docs: list[list[str]], b_docs: list[list[str]]):
-    """Per a-doc: (max similarity to any b-doc, index of that b-doc) for word-set and char-3-gram Jaccard,
-    and the combined max. Returns dict of arrays."""
-    out = {}
-    for name, kind in (("word", set), ("c3", c3)):
-        best = np.zeros(len(a_docs))
-        arg = np.zeros(len(a_docs), np.int64)
-        for start, jac in jaccard_matrix([kind(d) for d in a_docs], [kind(d) for d in b_docs]):
-            best[start:start + len(jac)] = jac.max(axis=1)
-            arg[start:start + len(jac)] = jac.argmax(axis=1)
-        out[name], out[name + "_arg"] = best, arg
-    return out
 
 
 def near_sets(a_docs: list[list[str]], b_docs: list[list[str]], floor: float):

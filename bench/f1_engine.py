@@ -64,29 +64,26 @@ class Design:
 def linear(spec: dict, X, y, w, n_labels):
     """(weights (n_cols, n_labels), intercept) of one estimator on X."""
     kind = spec.get("model", "svm")
+    if kind == "nbsvm":
+        return training._nbsvm({"nb_C": spec.get("C", 0.3)}, X, y, n_labels, sample_weight=w)
     if kind == "svm":
         from sklearn.svm import LinearSVC
 
         est = LinearSVC(C=spec.get("C", 0.5), random_state=0, class_weight=spec.get("class_weight"),
                         multi_class=spec.get("multi_class", "ovr"), loss=spec.get("loss", "squared_hinge"),
                         max_iter=spec.get("max_iter", 1000))
-        est.fit(X, y, sample_weight=w)
-        return np.asarray(est.coef_, np.float64).T.copy(), np.asarray(est.intercept_, np.float64)
-    if kind == "logreg":
+    elif kind == "logreg":
         from sklearn.linear_model import LogisticRegression
 
         est = LogisticRegression(C=spec.get("C", 30.0), max_iter=spec.get("max_iter", 300), tol=1e-3)
-        est.fit(X, y, sample_weight=w)
-        return np.asarray(est.coef_, np.float64).T.copy(), np.asarray(est.intercept_, np.float64)
-    if kind == "nbsvm":
-        return training._nbsvm({"nb_C": spec.get("C", 0.3)}, X, y, n_labels, sample_weight=w)
-    if kind == "ridge":
+    elif kind == "ridge":
         from sklearn.linear_model import RidgeClassifier
 
         est = RidgeClassifier(alpha=spec.get("alpha", 1.0), solver="sparse_cg")
-        est.fit(X, y, sample_weight=w)
-        return np.asarray(est.coef_, np.float64).T.copy(), np.asarray(est.intercept_, np.float64)
-    raise ValueError(kind)
+    else:
+        raise ValueError(kind)
+    est.fit(X, y, sample_weight=w)
+    return np.asarray(est.coef_, np.float64).T.copy(), np.asarray(est.intercept_, np.float64)
 
 
 def block_cols(design: Design, blocks: str):

@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import f1_data as D  # noqa: E402
 from bench.f1_oof import OUT, report  # noqa: E402
-from monitor import training  # noqa: E402
 
 THRESHOLDS = [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01]
 ALPHAS = [0.0, 0.25, 0.5, 1.0, 2.0, 4.0]
@@ -55,8 +54,7 @@ def apply(dec, sims, nn_y, t=None, alpha=0.0, n_labels=7):
 
 
 def macro(y, dec, L):
-    labels = list(range(L))
-    return training.scores([str(v) for v in y], [str(v) for v in dec.argmax(axis=1)])["macro_f1"]
+    return D.macro_f1(y, dec.argmax(axis=1), L)
 
 
 def main() -> int:

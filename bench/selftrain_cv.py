@@ -34,9 +34,7 @@ The grouped folds are the same in every run (training.near_duplicate_groups brea
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import pickle
 import re
 import sys
 import time
@@ -47,14 +45,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor import tokenize, training  # noqa: E402
+from bench import f1_data as D  # noqa: E402
+from monitor import training  # noqa: E402
 from monitor.features import kept_tokens  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-TRAIN = DATA / "train"
-POOL_FILES = ["tipdm2020C_fj2_testphase2801_unlabeled.xlsx", "tipdm2020C_fj3_full4326_likes.xlsx",
-              "tipdm2020C_fj4_full2816_replies.xlsx"]
-CACHE = Path("/tmp/yuqing_selftrain_pool.pkl")  # segmented pool (derived data, outside the repo)
 T = 0.30  # the shipped softmax temperature (grouped-CV calibration of the current model)
 C = 0.5
 MAX_FEATURES = 50000
@@ -81,71 +75,6 @@ VARIANTS = ["base", "idf-all", "st-p0.9-w0.5", "st-p0.9-w1.0", "st-p0.97-w0.5", 
 
 
 # --------------------------------------------------------------------------- the unlabeled pool
-def read_pool() -> tuple[list[str], list[list[str]]]:
-    from python_calamine import CalamineWorkbook
-
-    paths = [DATA / "raw" / f for f in POOL_FILES]
-    key = hashlib.sha1("".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime}" for p in paths).encode()).hexdigest()
-    if CACHE.exists():
-        cached = pickle.loads(CACHE.read_bytes())
-        if cached.get("key") == key:
-            return cached["source"], cached["tokens"]
-    tokenize.setup()
-    source, toks = [], []
-    for p in paths:
-        rows = CalamineWorkbook.from_path(str(p)).get_sheet_by_index(0).to_python()
-        head = [str(h).strip() for h in rows[0]]
-        ti, bi = head.index("留言主题"), head.index("留言详情")
-        for r in rows[1:]:
-            text = "\n".join(str(r[i]).strip() for i in (ti, bi) if r[i] not in (None, ""))
-            if text.strip():
-                source.append(p.name.split("_")[1])
-                toks.append(tokenize.tokens(text))
-    CACHE.write_bytes(pickle.dumps({"key": key, "source": source, "tokens": toks}))
-    return source, toks
-
-
-def _binary(sets: list[set], vocab: dict):
-    rows, cols = [], []
-    for i, s in enumerate(sets):
-        for w in s:
-            j = vocab.setdefault(w, len(vocab))
-            rows.append(i)
-            cols.append(j)
-    return rows, cols
-
-
-def similarity_to(pool: list[list[str]], labeled: list[list[str]], floor: float):
-    """Per pool doc: max similarity to any labeled doc and the labeled docs with similarity ≥ floor.
-    Similarity = max(word-set Jaccard, character 3-gram Jaccard of the joined cleaned tokens)."""
-    from scipy.sparse import csr_matrix
-
-    def c3(doc):
-        s = "".join(doc)
-        return {s[i:i + 3] for i in range(len(s) - 2)}
-
-    best = np.zeros(len(pool))
-    near: list[set[int]] = [set() for _ in pool]
-    for kind in (set, c3):
-        ps, ls = [kind(d) for d in pool], [kind(d) for d in labeled]
-        vocab: dict = {}
-        r, c = _binary(ls, vocab)
-        L = csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(len(ls), 10**7))
-        r, c = _binary(ps, vocab)
-        P = csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(len(ps), 10**7))
-        L, P = L[:, :len(vocab)].tocsc().T.tocsr(), P[:, :len(vocab)].tocsr()
-        lsize = np.array([len(s) for s in ls], np.float32)
-        psize = np.array([len(s) for s in ps], np.float32)
-        for start in range(0, len(ps), 500):
-            inter = (P[start:start + 500] @ L).toarray()
-            union = psize[start:start + 500, None] + lsize[None, :] - inter
-            jac = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-            best[start:start + 500] = np.maximum(best[start:start + 500], jac.max(axis=1))
-            for i, j in zip(*np.nonzero(jac >= floor)):
-                near[start + i].add(int(j))
-    return best, near
-
-
 # --------------------------------------------------------------------------- fitting (training.fit + weights)
 def _svm(X, y, w):
     from sklearn.svm import LinearSVC
@@ -200,23 +129,15 @@ def main() -> int:
     variants = [parse(n) for n in (args.variant or VARIANTS)]
     started = time.perf_counter()
 
-    examples = training.read_training([TRAIN])
-    stop = training.derive_stopwords(examples)
-    labels = sorted({e.label for e in examples})
-    y_all = np.array([labels.index(e.label) for e in examples])
-    docs = kept_tokens([e.tokens for e in examples], stop)
-    if args.split == "grouped":
-        splits = training.folds(examples, args.folds)
-    else:
-        from sklearn.model_selection import StratifiedKFold
+    examples, stop, docs, labels, y_all = D.labelled()
+    splits = D.splits(examples, args.split, args.folds)
 
-        splits = list(StratifiedKFold(args.folds, shuffle=True, random_state=0).split(docs, y_all))
-
-    source, pool_tokens = read_pool()
-    pool = kept_tokens(pool_tokens, stop)
+    rows = D.pool()
+    source = [r["source"] for r in rows]
+    pool = kept_tokens([r["tokens"] for r in rows], stop)
     n_raw = len(pool)
     uniq = training.one_per_group(pool)
-    best, near = similarity_to([pool[i] for i in uniq], docs, args.fold_dedup)
+    best, near = D.near_sets([pool[i] for i in uniq], docs, args.fold_dedup)
     keep = [k for k, s in enumerate(best) if s < args.dedup]
     pool = [pool[uniq[k]] for k in keep]
     near = [near[k] for k in keep]
