@@ -145,9 +145,14 @@ async def test_board_obeys_robots_txt_and_its_crawl_delay(app, clock):
         robots_hits.append(request.headers.get("User-Agent", ""))
         return web.Response(status=robots["status"], text=robots["text"])
 
+    @web.middleware
+    async def note_time(request, handler):
+        times.append(time.monotonic())
+        return await handler(request)
+
     a = board.app()
     a.router.add_get("/robots.txt", robots_txt)
-    a.middlewares.append(web.middleware(lambda request, handler: (times.append(time.monotonic()), handler(request))[1]))
+    a.middlewares.append(note_time)
     async with TestServer(a) as server:
         settings = board_settings(str(server.make_url("/list?page=1")), recheck=0)
         runner = await runner_for(app, settings, "xinxiang")
