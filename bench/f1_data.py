@@ -1,4 +1,4 @@
-"""Shared data for the macro-F1 experiments (bench/f1_oof.py, f1_knn.py, f1_combine.py): the labelled examples as
+"""Shared data for the macro-F1 experiments (bench/f1_oof.py, f1_knn.py, f1_combine.py, selftrain_cv.py; the folds of classifier_cv.py): the labelled examples as
 bench/classifier_cv.py reads them, the same grouped and random folds, and the board's raw messages of
 ../shared/data/raw/ (fj2 unlabelled, fj3 likes, fj4 replies with 答复意见), segmented by our tokenizer and
 cleaned with the derived stop words. Segmentation is cached under /tmp (derived data, never in the repo).
