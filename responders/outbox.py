@@ -27,6 +27,7 @@ from responders.base import REGISTRY, DeliveryError, Notifier
 
 MAX_ATTEMPTS = 30
 MAX_BACKOFF = timedelta(minutes=10)
+BATCH = 16  # rows claimed, sent concurrently and recorded in one transaction
 
 
 def backoff(attempts: int, rng: random.Random = random.Random()) -> timedelta:
@@ -51,7 +52,7 @@ def _pid_alive(pid: int) -> bool:
 
 class Deliverer:
     def __init__(self, store: Store, clock: Clock, settings: Settings, session: aiohttp.ClientSession,
-                 owner: str | None = None, lease: timedelta = timedelta(seconds=30), batch: int = 16) -> None:
+                 owner: str | None = None, lease: timedelta = timedelta(seconds=30), batch: int = BATCH) -> None:
         # A batch is sent concurrently and each send times out after 10 s, so a 30 s lease covers it.
         self.store, self.clock = store, clock
         self.owner = owner or worker_id()
