@@ -20,10 +20,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.f1_data import splits as splits_of  # noqa: E402
-from monitor import training  # noqa: E402
+from monitor.understanding.classifier import training  # noqa: E402
 
 TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "train"
+
+
+def splits_of(examples, kind: str, k: int = 5, seed: int = 0):
+    """Grouped (near-duplicates in one fold, training.folds) or random stratified k-fold."""
+    if kind == "grouped":
+        return training.folds(examples, k, seed)
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(
+        np.zeros(len(examples)), [e.label for e in examples]))
 
 OPTIONS = {
     "svm-50k": {"model": "svm", "C": 0.5},

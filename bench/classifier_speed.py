@@ -15,6 +15,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from monitor.config.settings import BUNDLED_CONFIG
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,7 +52,7 @@ def best(fn, repeat: int) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--jurisdiction", default=str(ROOT / "config" / "jurisdictions" / "xishan.yaml"))
+    ap.add_argument("--jurisdiction", default=str(BUNDLED_CONFIG / "jurisdictions" / "xishan.yaml"))
     args = ap.parse_args()
     pairs = messages()
     texts = [f"{t}\n{b}" for t, b in pairs]
@@ -76,16 +77,16 @@ def main() -> int:
         print(f"tokenizer {name:18s} {n / s:9.0f} msg/s  {chars / s / 1e6:5.2f} M chars/s"
               f"   (CPU time: {n / CPU[0]:9.0f} msg/s)")
 
-    from monitor import tokenize
-    from monitor.classify import DomainModel
-    from monitor.jurisdiction import load_jurisdiction
-    from monitor.understand import Understander
+    from monitor.understanding import segment
+    from monitor.understanding.classifier.domain import DomainModel
+    from monitor.understanding.jurisdiction import load_jurisdiction
+    from monitor.understanding.understander import Understander
 
     started = time.perf_counter()
     model = DomainModel.load()
     print(f"model load {time.perf_counter() - started:.2f}s ({model.featurizer.n_features} features)")
-    tokenize.setup()
-    docs = [tokenize.cut(t) for t in texts]
+    segment.for_lexicons()
+    docs = [segment.cut(t) for t in texts]
     for batch in (1000, n):
         def run(batch=batch):
             for i in range(0, n, batch):
@@ -97,7 +98,7 @@ def main() -> int:
     s = best(lambda: [model.predict_reference(docs[i:i + 1000], explain=False) for i in range(0, n, 1000)],
              args.repeat)
     print(f"  reference scoring (batch 1000):     {n / s:9.0f} msg/s   (CPU time: {n / CPU[0]:9.0f})")
-    settings_lex = ROOT / "config" / "lexicons"
+    settings_lex = BUNDLED_CONFIG / "lexicons"
     understander = Understander.load(settings_lex, load_jurisdiction(Path(args.jurisdiction)), 0.35)
     s = best(lambda: [understander.understand_many(pairs[i:i + 1000]) for i in range(0, n, 1000)], args.repeat)
     print(f"understand_many end to end (batch 1000): {n / s:9.0f} msg/s   (CPU time: {n / CPU[0]:9.0f})  "
@@ -108,15 +109,15 @@ def main() -> int:
 
 def stages(u, pairs: list[tuple[str, str]], repeat: int) -> None:
     """µs per message of each stage of understand_many, batches of 1,000 (best of `repeat` each)."""
-    from monitor import tokenize
-    from monitor.severity import assess
-    from monitor.token_scores import SEP
-    from monitor.understand import MAX_CLASSIFY_CHARS, prepare
+    from monitor.understanding import segment
+    from monitor.understanding.severity import assess
+    from monitor.understanding.classifier.token_scores import SEP
+    from monitor.understanding.understander import MAX_CLASSIFY_CHARS, prepare
 
     n = len(pairs)
     batches = [pairs[i:i + 1000] for i in range(0, n, 1000)]
     texts = [[prepare(t, b) for t, b in batch] for batch in batches]
-    cut = [tokenize.cut(SEP.join(t[:MAX_CLASSIFY_CHARS] for t in batch)) for batch in texts]
+    cut = [segment.cut(SEP.join(t[:MAX_CLASSIFY_CHARS] for t in batch)) for batch in texts]
     preds = [u.model.predict_joined(tokens, len(batch)) for tokens, batch in zip(cut, texts)]
     found = [[u.index.find(t) for t in batch] for batch in texts]
     areas = [[list(u.lexicons.areas(f)) for f in batch] for batch in found]
@@ -124,7 +125,7 @@ def stages(u, pairs: list[tuple[str, str]], repeat: int) -> None:
     steps = [
         ("prepare (normalise)", lambda: [[prepare(t, b) for t, b in batch] for batch in batches]),
         ("segment (one call per batch)",
-         lambda: [tokenize.cut(SEP.join(t[:MAX_CLASSIFY_CHARS] for t in batch)) for batch in texts]),
+         lambda: [segment.cut(SEP.join(t[:MAX_CLASSIFY_CHARS] for t in batch)) for batch in texts]),
         ("classify with reasons", lambda: [u.model.predict_joined(c, len(b)) for c, b in zip(cut, texts)]),
         ("find terms", lambda: [[u.index.find(t) for t in batch] for batch in texts]),
         ("grade severity", lambda: [[assess(t, a, u.severity_policy) for t, a in zip(*b)] for b in zip(texts, areas)]),

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import ready, serve, start_receiver, state, write_config, write_incidents, yuqing  # noqa: E402
+from tests.harness import ready, serve, start_receiver, state, write_config, write_incidents, yuqing  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.import_throughput import SHARED, generate  # noqa: E402
+from monitor.config.settings import BUNDLED_CONFIG
 
 
 def best(fn, repeats: int = 3) -> float:
@@ -55,10 +56,10 @@ def best(fn, repeats: int = 3) -> float:
 
 async def real_import(path: Path, db: Path):
     from monitor.app import build
-    from monitor.importer import import_files
-    from monitor.settings import load_settings
+    from monitor.sources.importer import import_files
+    from monitor.config.settings import load_settings
 
-    settings = load_settings(ROOT / "config" / "demo.yaml")
+    settings = load_settings(BUNDLED_CONFIG / "demo.yaml")
     app = await build(settings, f"sqlite:///{db}")
     try:
         stats = await import_files(app.pipeline, settings, [path], "hotline", show_progress=False)
@@ -118,10 +119,11 @@ def main() -> None:
     from loguru import logger
 
     logger.remove()
-    from monitor import dedupe, tokenize
-    from monitor.normalize import normalize
-    from monitor.token_scores import SEP
-    from monitor.understand import prepare
+    from monitor.dedupe import minhash
+    from monitor.understanding import segment
+    from monitor.understanding.normalize import normalize
+    from monitor.understanding.classifier.token_scores import SEP
+    from monitor.understanding.understander import prepare
 
     with tempfile.TemporaryDirectory() as tmp:
         path, db = Path(tmp) / "export.csv", Path(tmp) / "real.db"
@@ -134,8 +136,8 @@ def main() -> None:
         # the texts of new incidents: the first `incidents` distinct rows stand in for them
         texts = [prepare(r[1], r[2])[:1200] for r in rows[:incidents]]
         joined = [SEP.join(texts[i:i + 1000]) for i in range(0, len(texts), 1000)]
-        segmenting = best(lambda: [tokenize.cut(j) for j in joined])
-        cut = [tokenize.cut(j) for j in joined]
+        segmenting = best(lambda: [segment.cut(j) for j in joined])
+        cut = [segment.cut(j) for j in joined]
         model = understander.model
         sizes = [len(texts[i:i + 1000]) for i in range(0, len(texts), 1000)]
         classifying = best(lambda: [model.predict_joined(c, k) for c, k in zip(cut, sizes)])
@@ -143,8 +145,8 @@ def main() -> None:
         index.find("预热")  # builds the automaton
         automaton = index._bytes  # the bare pass, without find's Python rules on each match
         finding = best(lambda: [automaton.find_matches_as_indexes(t.encode(), overlapping=True) for t in texts])
-        shingled = dedupe.shingle_texts([(normalize(r[1]), normalize(r[2])) for r in rows])
-        fingerprinting = best(lambda: dedupe.band_keys(dedupe.signatures(shingled)))
+        shingled = minhash.shingle_texts([(normalize(r[1]), normalize(r[2])) for r in rows])
+        fingerprinting = best(lambda: minhash.band_keys(minhash.signatures(shingled)))
         storing = store_floor(db, ["incidents", "items"])
 
     parts = [

@@ -30,6 +30,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from monitor.config.settings import BUNDLED_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -145,10 +146,10 @@ class RssSampler:
 
 async def import_fast(path: Path, db: Path):
     from monitor.app import build
-    from monitor.importer import import_files
-    from monitor.settings import load_settings
+    from monitor.sources.importer import import_files
+    from monitor.config.settings import load_settings
 
-    settings = load_settings(ROOT / "config" / "demo.yaml")
+    settings = load_settings(BUNDLED_CONFIG / "demo.yaml")
     app = await build(settings, f"sqlite:///{db}")
     try:
         app.understander.understand("预热", "预热")  # load dictionaries outside the timing
@@ -168,10 +169,10 @@ async def import_naive(rows: list[list[str]], db: Path) -> float:
     import jieba
 
     from monitor.app import build
-    from monitor.clock import as_utc
-    from monitor.settings import load_settings
+    from monitor.core.clock import as_utc
+    from monitor.config.settings import load_settings
 
-    settings = load_settings(ROOT / "config" / "demo.yaml")
+    settings = load_settings(BUNDLED_CONFIG / "demo.yaml")
     app = await build(settings, f"sqlite:///{db}")
     jieba.lcut("预热")
     try:
@@ -218,9 +219,9 @@ def tokenizer_table(texts: list[str]) -> list[tuple[str, float]]:
     timed("jieba.lcut (HMM off)", lambda t: jieba.lcut(t, HMM=False))
     cached = functools.lru_cache(maxsize=65536)(lambda t: tuple(jieba.lcut(t, HMM=False)))
     timed("jieba + lru_cache per text (this stream)", cached)
-    from monitor import tokenize
+    from monitor.understanding import segment
 
-    timed("monitor.tokenize.tokens (jieba, user dicts)", tokenize.tokens)
+    timed("monitor.understanding.segment.tokens (jieba, user dicts)", segment.tokens)
     try:
         import jieba_fast
 
@@ -234,11 +235,11 @@ def tokenizer_table(texts: list[str]) -> list[tuple[str, float]]:
         timed("rjieba.cut", rjieba.cut)
     except ImportError:
         out.append(("rjieba (not installed: pip install -e '.[bench]')", float("nan")))
-    from monitor import dedupe
+    from monitor.dedupe import minhash
 
-    timed("character 3-gram set (dedupe.grams)", lambda t: dedupe.grams(dedupe.shingle_text(t, "")))
+    timed("character 3-gram set (minhash.grams)", lambda t: minhash.grams(minhash.shingle_text(t, "")))
     t0 = time.perf_counter()
-    dedupe.band_keys(dedupe.signatures([dedupe.shingle_text(t, "") for t in texts]))
+    minhash.band_keys(minhash.signatures([minhash.shingle_text(t, "") for t in texts]))
     out.append(("MinHash 24 + LSH keys, numpy batch (dedupe)", (time.perf_counter() - t0) / len(texts) * 1e6))
     return out
 

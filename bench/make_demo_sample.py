@@ -1,4 +1,4 @@
-"""Build the demo's bundled sample (monitor/demo_data/hotline_sample.csv) from ../shared/data/raw.
+"""Build the demo's bundled sample (monitor/config/bundled/demo/hotline_sample.csv) from ../shared/data/raw.
 
 A few hundred real, anonymised messages, written as a GB18030 CSV with the headers a 12345 platform
 exports, so that the demo exercises encoding detection and header mapping. Deterministic.
@@ -12,10 +12,11 @@ import re
 from pathlib import Path
 
 from python_calamine import CalamineWorkbook
+from monitor.config.settings import BUNDLED_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT.parent / "shared" / "data" / "raw"
-OUT = ROOT / "monitor" / "demo_data" / "hotline_sample.csv"
+OUT = BUNDLED_CONFIG / "demo" / "hotline_sample.csv"
 
 
 def rows(name):

@@ -13,8 +13,9 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
+from monitor.config.settings import BUNDLED_CONFIG
 
-OUT = Path(__file__).resolve().parents[1] / "config" / "lexicons" / "gazetteer_cn.tsv"
+OUT = BUNDLED_CONFIG / "lexicons" / "gazetteer_cn.tsv"
 
 # Changes after cpca's snapshot (county → district and the like), adcode → current name.
 RENAMES = {

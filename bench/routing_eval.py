@@ -19,6 +19,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from monitor.config.settings import BUNDLED_CONFIG
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -94,16 +95,16 @@ def answering_bureau(reply: str) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--jurisdiction", default=str(ROOT / "config" / "jurisdictions" / "yunnan.yaml"))
+    ap.add_argument("--jurisdiction", default=str(BUNDLED_CONFIG / "jurisdictions" / "yunnan.yaml"))
     ap.add_argument("--show", type=int, default=0, help="print this many disagreements")
     args = ap.parse_args()
     from python_calamine import CalamineWorkbook
 
-    from monitor.jurisdiction import load_jurisdiction
-    from monitor.understand import Understander
+    from monitor.understanding.jurisdiction import load_jurisdiction
+    from monitor.understanding.understander import Understander
 
     rows = CalamineWorkbook.from_path(str(REPLIES)).get_sheet_by_name("Sheet1").to_python()[1:]
-    understander = Understander.load(ROOT / "config" / "lexicons", load_jurisdiction(Path(args.jurisdiction)), 0.35)
+    understander = Understander.load(BUNDLED_CONFIG / "lexicons", load_jurisdiction(Path(args.jurisdiction)), 0.35)
     started = time.perf_counter()
     truth = []
     for r in rows:

@@ -7,16 +7,17 @@ from pathlib import Path
 
 import yaml
 
-from monitor.clock import Clock, SystemClock
-from monitor.escalator import Escalator
-from monitor.heat import HeatPolicy
-from monitor.jurisdiction import Jurisdiction, load_jurisdiction
+from monitor.core.clock import Clock, SystemClock
+from monitor.deadlines.sweeper import Escalator
+from monitor.understanding.heat import HeatPolicy
+from monitor.understanding.jurisdiction import Jurisdiction, load_jurisdiction
 from monitor.pipeline import Pipeline
 from monitor.service import Service
-from monitor.settings import ConfigError, Settings, database_url, load_calendar
+from monitor.config.settings import ConfigError, Settings, database_url, load_calendar
 from monitor.store import Store
-from monitor.understand import Understander
-from monitor.workcal import WorkCalendar
+from monitor.understanding.classifier.domain import model_path
+from monitor.understanding.understander import Understander
+from monitor.core.workcal import WorkCalendar
 
 
 @dataclass
@@ -39,12 +40,12 @@ async def build(settings: Settings, db: str | None = None, clock: Clock | None =
                 migrate: bool = True) -> App:
     clock = clock or SystemClock()
     calendar = load_calendar(settings)
-    jurisdiction = load_jurisdiction(settings.resolve(settings.jurisdiction))
-    understander = Understander.load(settings.resolve(settings.lexicons), jurisdiction,
-                                     settings.classifier.min_confidence)
+    jurisdiction = load_jurisdiction(settings.jurisdiction_path)
+    understander = Understander.load(settings.lexicons_path, jurisdiction, settings.classifier.min_confidence,
+                                     model_path(settings.data_path))
     store = await Store(database_url(settings, db)).open(migrate_schema=migrate)
     pipeline = Pipeline(store, clock, understander, settings.rules, calendar, settings.escalation_policies,
-                        settings.deadline_horizon, heat=load_heat(settings.resolve(settings.lexicons)))
+                        settings.deadline_horizon, heat=load_heat(settings.lexicons_path))
     await sync_people(store, settings, clock)
     async with store.write() as tx:  # a holiday file added since the last start: recount early deadlines
         await pipeline.book.replan_provisional(tx, clock.now())

@@ -16,19 +16,19 @@ from typing import Awaitable, Callable
 import numpy as np
 from loguru import logger
 
-from monitor import deadlines as deadline_rules
-from monitor.clock import Clock
-from monitor.model import RawItem, Severity, Understanding
-from monitor import dedupe
-from monitor.durations import Duration
-from monitor.deadline_book import DeadlineBook
-from monitor.heat import HeatPolicy, adjust, signals
-from monitor.normalize import clean_display, hash_normalized, normalize
-from monitor.settings import EscalationStep, RuleConfig
-from monitor.sources.hotline_export import Reject
+from monitor.deadlines import rules as deadline_rules
+from monitor.core.clock import Clock
+from monitor.core.model import RawItem, Severity, Understanding
+from monitor.dedupe import minhash
+from monitor.core.durations import Duration
+from monitor.deadlines.book import DeadlineBook
+from monitor.understanding.heat import HeatPolicy, adjust, signals
+from monitor.understanding.normalize import clean_display, hash_normalized, normalize
+from monitor.config.settings import EscalationStep, RuleConfig
+from monitor.core.errors import Reject
 from monitor.store import Store, Tx
-from monitor.understand import Understander
-from monitor.workcal import WorkCalendar
+from monitor.understanding.understander import Understander
+from monitor.core.workcal import WorkCalendar
 
 # Fields whose change on a re-imported record is an update worth a history entry.
 TRACKED = ("title", "body", "status", "handler", "reply", "replied_at", "likes", "location")
@@ -71,7 +71,7 @@ class Pipeline:
     horizon: Duration = Duration(7, "d")
     timings: "StageTimings" = field(default_factory=lambda: StageTimings())
     heat: HeatPolicy = field(default_factory=HeatPolicy)
-    bands: dedupe.BandIndex = field(default_factory=dedupe.BandIndex)
+    bands: minhash.BandIndex = field(default_factory=minhash.BandIndex)
     counts: dict[str, int] = field(default_factory=dict)  # work done (the benchmark prints it)  # filled from the store on first ingest
 
     def __post_init__(self) -> None:
@@ -141,7 +141,7 @@ class Pipeline:
         index = self.bands
         oldest, newest = await tx.items.minhash_change_bounds()
         if oldest > index.seen_change + 1 and (index.seen_id or index.seen_change):
-            index.clear()  # changes this index never saw were pruned (see dedupe.CHANGES_KEPT): read all again
+            index.clear()  # changes this index never saw were pruned (see minhash.CHANGES_KEPT): read all again
         fresh = not (index.seen_id or index.seen_change)
         while True:
             rows = await tx.items.minhashes_after(index.seen_id, _SYNC_ROWS)
@@ -198,10 +198,10 @@ class Pipeline:
         if rebanded:
             keys = _fingerprint(rebanded)
             for p in rebanded:
-                await tx.items.update(p.item_id, {"minhash": dedupe.to_bytes(p.sig)})
+                await tx.items.update(p.item_id, {"minhash": minhash.to_bytes(p.sig)})
             # other processes' indexes learn of the new text from minhash_changes; this one directly
             self.bands.seen_change = await tx.items.log_minhash_changes([p.item_id for p in rebanded],
-                                                                        keep=dedupe.CHANGES_KEPT)
+                                                                        keep=minhash.CHANGES_KEPT)
             self.bands.add([p.item_id for p in rebanded], keys, np.vstack([p.sig for p in rebanded]))
         if fresh:
             await self._insert_fresh(tx, source, fresh, now, stats, touched, audit)
@@ -227,7 +227,7 @@ class Pipeline:
                 novel.append(p)
         self.timings.add("exact_dedupe", t0)
 
-        # 2. Near duplicates (monitor.dedupe): stored items and earlier items of this batch that share an LSH
+        # 2. Near duplicates (monitor.dedupe.minhash): stored items and earlier items of this batch that share an LSH
         # band are candidates; the most similar one above the threshold decides the incident.
         t0 = _mark()
         novel_keys = _fingerprint(novel)
@@ -245,41 +245,41 @@ class Pipeline:
                 continue  # most items: no candidate
             scored = []
             for item_id in p.stored:
-                incident_id, minhash = sigs.get(item_id, (None, None))
-                other = dedupe.from_bytes(minhash) if incident_id is not None else None
-                if other is not None and (est := dedupe.estimate(p.sig, other)) >= dedupe.ESTIMATE_MIN:
+                incident_id, sig_bytes = sigs.get(item_id, (None, None))
+                other = minhash.from_bytes(sig_bytes) if incident_id is not None else None
+                if other is not None and (est := minhash.estimate(p.sig, other)) >= minhash.ESTIMATE_MIN:
                     scored.append((est, item_id))
-            p.stored = [i for _, i in sorted(scored, reverse=True)[: dedupe.EXACT_CHECKS]]
+            p.stored = [i for _, i in sorted(scored, reverse=True)[: minhash.EXACT_CHECKS]]
         t1 = self.timings.add("near_dedupe: candidate signatures", t1)
         stored = await tx.items.texts({i for p in novel for i in p.stored})
         self.counts["candidate texts read"] = self.counts.get("candidate texts read", 0) + len(stored)
         t0 = self.timings.add("near_dedupe: candidate texts", t1)
-        stored_grams: dict[int, dedupe.Candidate] = {}
-        stored_shingled = dict(zip(stored, dedupe.shingle_texts(
+        stored_grams: dict[int, minhash.Candidate] = {}
+        stored_shingled = dict(zip(stored, minhash.shingle_texts(
             [(normalize(row["title"]), normalize(row["body"])) for row in stored.values()])))
         # earlier novel items of this batch sharing a band key with each one (most share none)
         sharing = _earlier_sharing(novel_keys) if novel else {}
         groups: list[list[_Prepared]] = []
         for seq, p in enumerate(novel):
             p.seq = seq
-            candidates: list[dedupe.Candidate] = []
+            candidates: list[minhash.Candidate] = []
             for item_id in p.stored:
                 if item_id not in stored_grams:
                     row = stored[item_id]
-                    stored_grams[item_id] = dedupe.Candidate(
+                    stored_grams[item_id] = minhash.Candidate(
                         item_id, row["incident_id"],
-                        dedupe.grams(stored_shingled[item_id]),
+                        minhash.grams(stored_shingled[item_id]),
                         row["occurred_at"] or row["received_at"], f"#{item_id}（{row['source']}:{row['external_id']}）")
                 candidates.append(stored_grams[item_id])
             # ranked by estimate, then batch position (never id(): the same ranking in every run)
             earlier = sharing.get(seq, ())
-            scored_batch = sorted(((dedupe.estimate(p.sig, novel[j].sig), j) for j in earlier), reverse=True)
-            for est, oid in scored_batch[: dedupe.EXACT_CHECKS]:
-                if est >= dedupe.ESTIMATE_MIN:
+            scored_batch = sorted(((minhash.estimate(p.sig, novel[j].sig), j) for j in earlier), reverse=True)
+            for est, oid in scored_batch[: minhash.EXACT_CHECKS]:
+                if est >= minhash.ESTIMATE_MIN:
                     other = novel[oid]
-                    candidates.append(dedupe.Candidate(oid, other, _grams_of(other), other.item.occurred_at or now,
+                    candidates.append(minhash.Candidate(oid, other, _grams_of(other), other.item.occurred_at or now,
                                                        _label(other.item)))
-            match = dedupe.best_match(_grams_of(p), p.item.occurred_at or now, candidates) if candidates else None
+            match = minhash.best_match(_grams_of(p), p.item.occurred_at or now, candidates) if candidates else None
             if match is None:
                 p.group = len(groups)
                 groups.append([p])
@@ -319,7 +319,7 @@ class Pipeline:
         # a new incident's heat was computed from its group by _incident_row
         rows = [_item_row(p.item, p.digest, now, p.incident_id, p.reason, p.domain, p.confidence) for p in fresh]
         # novel items are the ones with a signature, in order: their bytes in one conversion, not one per row
-        minhashes = iter(dedupe.rows_to_bytes(novel_sigs) if novel else ())
+        minhashes = iter(minhash.rows_to_bytes(novel_sigs) if novel else ())
         for row, p in zip(rows, fresh):
             row["minhash"] = next(minhashes) if p.sig is not None else None
         item_ids = await tx.items.insert_many_returning(rows)
@@ -338,7 +338,7 @@ class Pipeline:
         self.timings.add("deadlines", t0)
 
     async def _apply_heat(self, tx: Tx, incident_ids: set[int], now: datetime) -> None:
-        """Incidents that gained items may now draw enough attention to be graded higher (monitor.heat);
+        """Incidents that gained items may now draw enough attention to be graded higher (monitor.understanding.heat);
         a raise opens the deadlines of the new level from the original first-seen time."""
         if not incident_ids:
             return
@@ -361,9 +361,6 @@ class Pipeline:
         if batch is not None:  # the understanding module's batch API, when it has one
             return list(batch([(i.title, i.body) for i in items]))
         return [self.understander.understand(i.title, i.body) for i in items]
-
-    def _understand(self, item: RawItem) -> Understanding:
-        return self.understander.understand(item.title, item.body)
 
     async def _open_deadlines(self, tx: Tx, ids: list[int], incident_rows: list[dict], now: datetime) -> int:
         rows, audit = [], []
@@ -450,7 +447,7 @@ class _Prepared:
 def _grams_of(p: "_Prepared"):
     # Only items that meet a candidate need their 3-gram set (most never do): built on first use.
     if p._grams is None:
-        p._grams = dedupe.grams(p.shingled)
+        p._grams = minhash.grams(p.shingled)
     return p._grams
 
 
@@ -480,9 +477,9 @@ def _fingerprint(prepared: list[_Prepared]):
     """Signatures and band keys of `prepared` (set on each); returns the keys array (n × BANDS) or None."""
     if not prepared:
         return None
-    texts = dedupe.shingle_texts([(p.title_norm, p.body_norm) for p in prepared])
-    sigs = dedupe.signatures(texts)
-    keys = dedupe.band_keys(sigs)
+    texts = minhash.shingle_texts([(p.title_norm, p.body_norm) for p in prepared])
+    sigs = minhash.signatures(texts)
+    keys = minhash.band_keys(sigs)
     for p, text, sig in zip(prepared, texts, sigs):
         p.shingled, p.sig = text, sig
     return keys
@@ -491,11 +488,11 @@ def _fingerprint(prepared: list[_Prepared]):
 _SYNC_ROWS = 50_000  # signatures read per query while the band index catches up (bounded memory)
 
 
-def _index_signatures(index: dedupe.BandIndex, rows: list[tuple[int, bytes]]) -> None:
-    rows = [(i, s) for i, s in rows if len(s) == 4 * dedupe.PERMUTATIONS]
+def _index_signatures(index: minhash.BandIndex, rows: list[tuple[int, bytes]]) -> None:
+    rows = [(i, s) for i, s in rows if len(s) == 4 * minhash.PERMUTATIONS]
     if rows:
-        sigs = np.frombuffer(b"".join(s for _, s in rows), dtype="<u4").reshape(len(rows), dedupe.PERMUTATIONS)
-        index.add([i for i, _ in rows], dedupe.band_keys(sigs), sigs)
+        sigs = np.frombuffer(b"".join(s for _, s in rows), dtype="<u4").reshape(len(rows), minhash.PERMUTATIONS)
+        index.add([i for i, _ in rows], minhash.band_keys(sigs), sigs)
 
 
 def _label(item: RawItem) -> str:

@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.clock import Clock
-from monitor.deadlines import EVIDENCE_NAMES, DeadlinePlan
-from monitor.escalation import Position, last_fired
-from monitor.deadline_book import DeadlineBook
-from monitor.model import Deadline, Incident, Severity
-from monitor.service_errors import NotFound, ServiceError
-from monitor.settings import Settings
+from monitor.core.clock import Clock
+from monitor.deadlines.rules import EVIDENCE_NAMES, DeadlinePlan
+from monitor.deadlines.escalation import Position, last_fired
+from monitor.deadlines.book import DeadlineBook
+from monitor.core.model import Deadline, Incident, Severity
+from monitor.core.errors import NotFound, ServiceError
+from monitor.config.settings import Settings
 from monitor.store import Store, Tx
-from monitor.triage import Outcome, parse_changes, text
-from monitor.workcal import WorkCalendar
+from monitor.understanding.triage import Outcome, parse_changes, text
+from monitor.core.workcal import WorkCalendar
 
 __all__ = ["Service", "ServiceError", "NotFound"]
 

@@ -7,8 +7,8 @@ from typing import Callable, Protocol
 
 import aiohttp
 
-from monitor.model import OutboxMessage
-from monitor.settings import ChannelConfig
+from monitor.core.model import OutboxMessage
+from monitor.config.settings import ChannelConfig
 
 
 class DeliveryError(Exception):

@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 import aiohttp
 from loguru import logger
 
-from monitor.clock import Clock
-from monitor.escalator import DASHBOARD
-from monitor.loops import timer_loop
-from monitor.model import OutboxMessage
-from monitor.settings import ChannelConfig, Settings
+from monitor.core.clock import Clock
+from monitor.core.model import DASHBOARD
+from monitor.core.loops import timer_loop
+from monitor.core.model import OutboxMessage
+from monitor.config.settings import ChannelConfig, Settings
 from monitor.store import Store
-from responders import channels as _channels  # noqa: F401  (registers the channel kinds)
+import responders.channels  # noqa: F401  (registers the channel kinds)
 from responders.base import REGISTRY, DeliveryError, Notifier
 
 MAX_ATTEMPTS = 30

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.clock import ManualClock, SHANGHAI
+from monitor.core.clock import ManualClock, SHANGHAI
+from monitor.config.settings import BUNDLED_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -99,9 +100,9 @@ def shared_data():
 
 @pytest.fixture
 def settings():
-    from monitor.settings import load_settings
+    from monitor.config.settings import load_settings
 
-    return load_settings(ROOT / "config" / "demo.yaml")
+    return load_settings(BUNDLED_CONFIG / "demo.yaml")
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from monitor.model import RawItem
-from monitor.server import web_application
+from monitor.core.model import RawItem
+from monitor.web.server import web_application
 
 TOKEN = "test-token-1234"
 

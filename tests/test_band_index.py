@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor import dedupe
-from monitor.model import RawItem
+from monitor.dedupe import minhash
+from monitor.core.model import RawItem
 from tests.test_dedupe import COMPLAINT, OTHER, REWORDED
 
 
@@ -24,32 +24,32 @@ def _reference(stored: dict[int, np.ndarray], query: np.ndarray, per_key: int, l
 
 def test_candidates_match_the_table_query_across_sealed_blocks():
     rng = np.random.default_rng(7)
-    index = dedupe.BandIndex()
+    index = minhash.BandIndex()
     index.BLOCK = 37  # many small blocks: hits from several blocks must merge as one ranking
     # few distinct keys, so that keys are shared by many items and the per-key and per-item caps matter
-    keys = rng.integers(0, 9, size=(300, dedupe.BANDS)).astype(np.int64) * 1_000_003
+    keys = rng.integers(0, 9, size=(300, minhash.BANDS)).astype(np.int64) * 1_000_003
     ids = np.arange(1, 301) * 3
     for start in range(0, 300, 50):
         index.add(ids[start : start + 50], keys[start : start + 50], _sigs(keys[start : start + 50]))
     stored = dict(zip(ids.tolist(), keys))
-    queries = np.vstack([keys[:20], rng.integers(0, 9, size=(20, dedupe.BANDS)) * 1_000_003])
+    queries = np.vstack([keys[:20], rng.integers(0, 9, size=(20, minhash.BANDS)) * 1_000_003])
     for query, got in zip(queries, index.candidates(queries)):
         assert len(got) == len(set(got))
-        assert got == _reference(stored, query, index.PER_KEY, dedupe.MAX_CANDIDATES)
+        assert got == _reference(stored, query, index.PER_KEY, minhash.MAX_CANDIDATES)
 
 
 def test_unknown_keys_and_empty_index_give_no_candidates():
-    index = dedupe.BandIndex()
-    query = np.arange(dedupe.BANDS, dtype=np.int64)[None, :]
+    index = minhash.BandIndex()
+    query = np.arange(minhash.BANDS, dtype=np.int64)[None, :]
     assert index.candidates(query) == [[]]
     index.add([5], query + 1, _sigs(query + 1))
     assert index.candidates(query) == [[]] and index.candidates(query + 1) == [[5]]
 
 
 def test_rollback_forgets_a_batch_even_across_a_sealed_block():
-    index = dedupe.BandIndex()
+    index = minhash.BandIndex()
     index.BLOCK = 4
-    keys = np.arange(10 * dedupe.BANDS, dtype=np.int64).reshape(10, dedupe.BANDS)
+    keys = np.arange(10 * minhash.BANDS, dtype=np.int64).reshape(10, minhash.BANDS)
     index.add([1, 2, 3], keys[:3], _sigs(keys[:3]))
     index.seen_id = 3
     before = index.candidates(keys)
@@ -67,8 +67,8 @@ def test_rollback_forgets_a_batch_even_across_a_sealed_block():
 
 
 def test_re_adding_an_item_does_not_count_its_bands_twice():
-    index = dedupe.BandIndex()
-    keys = np.arange(2 * dedupe.BANDS, dtype=np.int64).reshape(2, dedupe.BANDS)
+    index = minhash.BandIndex()
+    keys = np.arange(2 * minhash.BANDS, dtype=np.int64).reshape(2, minhash.BANDS)
     index.add([1, 2], keys, _sigs(keys))
     index.add([1], keys[:1], _sigs(keys[:1]))
     both = keys[0].copy()
@@ -121,7 +121,7 @@ async def test_an_index_behind_a_pruned_change_log_rebuilds(app, clock, settings
     instead of missing a changed text."""
     from monitor.app import build
 
-    monkeypatch.setattr(dedupe, "CHANGES_KEPT", 1)
+    monkeypatch.setattr(minhash, "CHANGES_KEPT", 1)
     other = await build(settings, db_url, clock)
     try:
         await other.pipeline.ingest([RawItem("hotline", "GD2", "路灯", OTHER, occurred_at=clock.now()),
@@ -146,13 +146,13 @@ async def test_an_index_behind_a_pruned_change_log_rebuilds(app, clock, settings
 
 def _sigs(keys: np.ndarray) -> np.ndarray:
     """Signatures to go with made-up keys (their content does not matter to these tests)."""
-    return np.zeros((len(keys), dedupe.PERMUTATIONS), dtype=np.uint32)
+    return np.zeros((len(keys), minhash.PERMUTATIONS), dtype=np.uint32)
 
 
 def _keys(body: str, title: str = "楼板开裂") -> np.ndarray:
-    from monitor.normalize import normalize
+    from monitor.understanding.normalize import normalize
 
-    return dedupe.band_keys(dedupe.signatures([dedupe.shingle_text(normalize(title), normalize(body))]))
+    return minhash.band_keys(minhash.signatures([minhash.shingle_text(normalize(title), normalize(body))]))
 
 
 async def _item_id(app, external_id: str) -> int:
@@ -163,35 +163,35 @@ async def _item_id(app, external_id: str) -> int:
 
 def test_signature_bytes_never_drop_a_candidate_the_full_estimate_keeps():
     rng = np.random.default_rng(3)
-    index = dedupe.BandIndex()
+    index = minhash.BandIndex()
     index.FP_CHUNK = 64  # several chunks
-    stored = rng.integers(0, 2**32, size=(400, dedupe.PERMUTATIONS), dtype=np.uint64).astype(np.uint32)
+    stored = rng.integers(0, 2**32, size=(400, minhash.PERMUTATIONS), dtype=np.uint64).astype(np.uint32)
     stored[:, :3] = 7  # some bytes agree by chance as well
     ids = np.arange(1, 401) * 2
-    index.add(ids, dedupe.band_keys(stored), stored)
+    index.add(ids, minhash.band_keys(stored), stored)
     queries = stored[rng.integers(0, 400, size=50)].copy()
     for row in queries:  # near copies: a random number of values changed
-        changed = rng.choice(dedupe.PERMUTATIONS, size=rng.integers(0, 24), replace=False)
+        changed = rng.choice(minhash.PERMUTATIONS, size=rng.integers(0, 24), replace=False)
         row[changed] = rng.integers(0, 2**32, size=len(changed), dtype=np.uint64).astype(np.uint32)
     everything = [ids.tolist()] * len(queries)
     kept = index.may_pass_estimate(queries, everything)
     by_id = dict(zip(ids.tolist(), stored))
     for query, row in zip(queries, kept):
-        passing = [i for i in ids.tolist() if dedupe.estimate(query, by_id[i]) >= dedupe.ESTIMATE_MIN]
+        passing = [i for i in ids.tolist() if minhash.estimate(query, by_id[i]) >= minhash.ESTIMATE_MIN]
         assert set(passing) <= set(row)
     assert sum(map(len, kept)) < len(queries) * 40  # and most of the rest are dropped
 
 
 def test_rollback_restores_the_signature_bytes_of_a_changed_text():
-    index = dedupe.BandIndex()
-    old = np.full((1, dedupe.PERMUTATIONS), 5, dtype=np.uint32)
-    new = np.full((1, dedupe.PERMUTATIONS), 6, dtype=np.uint32)
-    index.add([9], dedupe.band_keys(old), old)
+    index = minhash.BandIndex()
+    old = np.full((1, minhash.PERMUTATIONS), 5, dtype=np.uint32)
+    new = np.full((1, minhash.PERMUTATIONS), 6, dtype=np.uint32)
+    index.add([9], minhash.band_keys(old), old)
     index.begin()
-    index.add([9], dedupe.band_keys(new), new)
+    index.add([9], minhash.band_keys(new), new)
     assert index.may_pass_estimate(old, [[9]]) == [[]]
     index.rollback()
-    assert index.may_pass_estimate(old, [[9]]) == [[9]] and index.candidates(dedupe.band_keys(new)) == [[]]
+    assert index.may_pass_estimate(old, [[9]]) == [[9]] and index.candidates(minhash.band_keys(new)) == [[]]
 
 
 async def test_downgrade_rebuilds_item_bands_from_the_signatures(app, clock):

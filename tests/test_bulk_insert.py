@@ -62,7 +62,7 @@ async def test_candidate_texts_read_raw_equal_core_rows(app, clock):
 
     from sqlalchemy import select
 
-    from monitor.model import RawItem
+    from monitor.core.model import RawItem
 
     at = [datetime(2026, 1, 1, 8, tzinfo=timezone.utc), datetime(2026, 1, 2, 9, 30, 15, 123, tzinfo=timezone.utc),
           None]
@@ -84,7 +84,7 @@ async def test_refresh_stats_stores_what_core_stored(app, clock):
 
     from sqlalchemy import bindparam, select, update
 
-    from monitor.model import RawItem
+    from monitor.core.model import RawItem
 
     text_ = "小区门口的路灯已经坏了两个月晚上出行很不方便请尽快派人维修"
     at = [datetime(2026, 1, 1, 8, tzinfo=timezone.utc), datetime(2026, 1, 2, 9, 30, 15, 123, tzinfo=timezone.utc)]

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor import tokenize
-from monitor.classify import MODEL_PATH, DomainModel, ModelError
-from monitor.features import KeyTable, analyse, clean, kept_tokens, token_keys
+from monitor.understanding import segment
+from monitor.understanding.classifier.domain import MODEL_PATH, DomainModel, ModelError
+from monitor.understanding.classifier.features import KeyTable, analyse, clean, kept_tokens, token_keys
 
 FIXTURE = Path(__file__).parent / "fixtures" / "domain_sample.csv"
 
@@ -45,7 +45,7 @@ def test_shipped_model_loads_fast_and_knows_the_seven_domains(model):
     ("出租车拒载，网约车司机绕路", "交通运输"),
 ])
 def test_clear_messages(model, text, label):
-    [p] = model.predict_tokens([tokenize.cut(text)])
+    [p] = model.predict_tokens([segment.cut(text)])
     assert p.label == label and 0 < p.confidence <= 1
     assert f"领域「{label}」" in p.reasons[0].text
 
@@ -65,25 +65,25 @@ def test_token_keys_are_distinct_and_found_again():
 
 
 def test_batch_and_single_give_the_same_scores(model):
-    docs = [tokenize.cut(t) for t in ["小区停水", "", "学校", "公交车不准点，司机态度差", "A1"]]
+    docs = [segment.cut(t) for t in ["小区停水", "", "学校", "公交车不准点，司机态度差", "A1"]]
     together = model.decision(docs)
     alone = np.vstack([model.decision([d]) for d in docs])
     assert np.allclose(together, alone)
 
 
 def test_scores_equal_the_training_matrix_times_the_weights(model):
-    from monitor.training import to_csr
+    from monitor.understanding.classifier.training import to_csr
 
-    docs = [tokenize.cut(t) for t in ["小区物业乱收费", "医院看病难，排队三小时", "噪音扰民"]]
+    docs = [segment.cut(t) for t in ["小区物业乱收费", "医院看病难，排队三小时", "噪音扰民"]]
     X = to_csr(model.featurizer, docs)
     assert np.allclose(X @ model.weights.astype(np.float64) + model.intercept, model.decision(docs), atol=1e-4)
 
 
 # --------------------------------------------------------------------------- the model file
 def _tiny_model():
-    from monitor.training import Example, fit
+    from monitor.understanding.classifier.training import Example, fit
 
-    examples = [Example(tokenize.tokens(t), lab, "raw") for t, lab in [
+    examples = [Example(segment.tokens(t), lab, "raw") for t, lab in [
         ("小区物业乱收费", "城乡建设"), ("小区电梯坏了", "城乡建设"), ("物业不作为", "城乡建设"),
         ("学校乱收费", "教育文体"), ("老师体罚学生", "教育文体"), ("学校招生不公", "教育文体")]]
     return fit(examples, frozenset(), {"min_df_words": 1, "min_df_chars": 1}).model
@@ -94,7 +94,7 @@ def test_round_trip(tmp_path):
     path = tmp_path / "m.npz"
     model.save(path)
     again = DomainModel.load(path)
-    docs = [tokenize.cut("小区物业"), tokenize.cut("学校老师")]
+    docs = [segment.cut("小区物业"), segment.cut("学校老师")]
     assert again.labels == model.labels
     assert np.allclose(again.decision(docs), model.decision(docs), atol=1e-2)  # weights stored as float16
     assert [p.label for p in again.predict_tokens(docs)] == ["城乡建设", "教育文体"]
@@ -161,7 +161,7 @@ def test_missing_file_says_how_to_make_one(tmp_path):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(max_size=60), max_size=6))
 def test_classification_never_raises_on_arbitrary_text(model, texts):
-    predictions = model.predict_tokens([tokenize.cut(t) for t in texts])
+    predictions = model.predict_tokens([segment.cut(t) for t in texts])
     assert len(predictions) == len(texts)
     for p in predictions:
         assert p.label in model.labels and 0.0 <= p.confidence <= 1.0
@@ -182,7 +182,7 @@ def test_cross_validation_on_a_subset_reports_figures(shared_data, capsys):
     it must beat always answering the most frequent class, which is computed from the same data."""
     from collections import Counter
 
-    from monitor import training
+    from monitor.understanding.classifier import training
 
     examples = training.read_csv(shared_data / "train" / "full9210_train_tokens.csv")
     random.Random(7).shuffle(examples)
@@ -199,7 +199,7 @@ def test_cross_validation_on_a_subset_reports_figures(shared_data, capsys):
 
 
 def test_near_duplicates_share_a_group():
-    from monitor.training import near_duplicate_groups
+    from monitor.understanding.classifier.training import near_duplicate_groups
 
     a = "小区 物业 乱收 停车费 业主 投诉 无门 请求 处理".split()
     b = a + ["谢谢"]
@@ -209,7 +209,7 @@ def test_near_duplicates_share_a_group():
 
 
 def test_one_per_group_keeps_the_first_of_each_group_and_drops_short_documents():
-    from monitor.training import one_per_group
+    from monitor.understanding.classifier.training import one_per_group
 
     a = "小区 物业 乱收 停车费 业主 投诉 无门 请求 处理".split()
     c = "学校 强制 补课 收费 家长 负担".split()

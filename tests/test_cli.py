@@ -1,4 +1,4 @@
-"""The CLI as a user runs it: subprocesses, exit codes, the JSON contract of DESIGN §5."""
+"""The CLI as a user runs it: subprocesses, exit codes, the JSON contract of docs/design.md §5."""
 
 import json
 import os
@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
+from monitor.config.settings import BUNDLED_CONFIG
 
 
 def yuqing(*args, cwd, env=None):
@@ -28,7 +29,7 @@ def test_demo_once_end_to_end(tmp_path):
 
 
 def test_import_json_contract(tmp_path):
-    src = ROOT / "monitor" / "demo_data" / "hotline_sample.csv"
+    src = BUNDLED_CONFIG / "demo" / "hotline_sample.csv"
     db = f"sqlite:///{tmp_path / 'x.db'}"
     first = yuqing("--db", db, "import", str(src), "--json", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
@@ -46,7 +47,7 @@ def test_import_on_a_terminal_draws_a_progress_bar(tmp_path):
     import pty
     import threading
 
-    src = ROOT / "monitor" / "demo_data" / "hotline_sample.csv"
+    src = BUNDLED_CONFIG / "demo" / "hotline_sample.csv"
     leader, follower = pty.openpty()
     chunks: list[bytes] = []
 
@@ -97,8 +98,7 @@ def test_db_upgrade_and_help(tmp_path):
 
 def test_json_logs_do_not_leak_secrets(tmp_path):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"jurisdiction: {ROOT / 'config/jurisdictions/xishan.yaml'}\nlexicons: {ROOT / 'config/lexicons'}\n"
-                   "sources: [{name: push, kind: webhook, secret_env: HOOK_SECRET}]\n", encoding="utf-8")
+    cfg.write_text("sources: [{name: push, kind: webhook, secret_env: HOOK_SECRET}]\n", encoding="utf-8")
     # make the program log the secret: import a file whose path contains it
     secret = "s3cr3t-value-123"
     weird = tmp_path / f"{secret}.csv"
@@ -112,7 +112,7 @@ def test_json_logs_do_not_leak_secrets(tmp_path):
 
 
 def test_duty_commands(tmp_path):
-    cfg = str(ROOT / "config" / "demo.yaml")
+    cfg = str(BUNDLED_CONFIG / "demo.yaml")
     db = f"sqlite:///{tmp_path / 'd.db'}"
     jl = tmp_path / "x.jsonl"
     from datetime import datetime, timezone

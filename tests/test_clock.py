@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
-from monitor.clock import SHANGHAI, ManualClock, SystemClock, as_utc, fmt_delta, fmt_local
+from monitor.core.clock import SHANGHAI, ManualClock, SystemClock, as_utc, fmt_delta, fmt_local
 
 
 def test_manual_clock_moves_only_when_told():

@@ -10,10 +10,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from monitor.settings import Settings
+from monitor.config.settings import Settings
 from monitor.sources.runner import SourceRunner
 from monitor.sources.registry import make_collector
-from monitor.sources.webhook import sign
+from monitor.web.ingest import sign
 
 
 # --------------------------------------------------------------------------- a message board
@@ -301,7 +301,7 @@ def push_secret(monkeypatch):
 async def test_webhook_signature_validation_and_idempotency(app, push_secret, aiohttp_client=None):
     from aiohttp.test_utils import TestClient
 
-    from monitor.server import web_application
+    from monitor.web.server import web_application
 
     client = TestClient(TestServer(web_application(app)))
     await client.start_server()
@@ -338,7 +338,7 @@ async def test_webhook_same_id_pushed_to_two_instances_at_once_is_stored_once(ap
     from aiohttp.test_utils import TestClient
 
     from monitor.app import build
-    from monitor.server import web_application
+    from monitor.web.server import web_application
 
     other = await build(settings, db_url, clock)
     clients = [TestClient(TestServer(web_application(a))) for a in (app, other)]
@@ -365,9 +365,9 @@ async def test_webhook_same_id_pushed_to_two_instances_at_once_is_stored_once(ap
 async def test_split_moves_items_to_a_new_incident(app, clock, monkeypatch):
     from aiohttp.test_utils import TestClient
 
-    from monitor.model import RawItem
+    from monitor.core.model import RawItem
     from monitor.pipeline import SplitError, split_incident
-    from monitor.server import web_application
+    from monitor.web.server import web_application
 
     text = "尊敬的领导：A区某小区电梯经常故障，困人多次，物业公司一直不修，居民出行困难，请尽快处理。"
     await app.pipeline.ingest([RawItem("hotline", str(i), "电梯故障", text, occurred_at=clock.now(),

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from monitor.model import RawItem
-from monitor.server import web_application
+from monitor.core.model import RawItem
+from monitor.web.server import web_application
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -48,7 +48,7 @@ async def test_index_draws_deadline_clocks_and_bars(client):
 def test_time_used(elapsed_h, window_h, expected):
     from datetime import datetime, timezone
 
-    from responders.dashboard.web import time_used
+    from monitor.web.pages import time_used
 
     start = datetime(2026, 11, 23, 8, tzinfo=timezone.utc)
     now = start + timedelta(hours=elapsed_h)
@@ -86,7 +86,7 @@ async def test_provisional_deadline_is_marked_on_index_and_incident_page(app, cl
     """A policy at year end with no 2027 holiday data: its deadline is counted early and says so."""
     from datetime import datetime
 
-    from monitor.clock import SHANGHAI
+    from monitor.core.clock import SHANGHAI
 
     clock.set(datetime(2026, 12, 29, 10, 0, tzinfo=SHANGHAI))
     await app.pipeline.ingest([RawItem("hotline", "p", "关于印发《西山区老旧小区改造实施方案》的通知",

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from aiohttp.test_utils import TestServer
 
-from monitor.model import RawItem
-from monitor.server import web_application
+from monitor.core.model import RawItem
+from monitor.web.server import web_application
 from conftest import IN_CI
 
 TOKEN = "browser-token-5678"

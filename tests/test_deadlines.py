@@ -5,12 +5,12 @@ from datetime import date, datetime, timedelta
 import pytest
 import time_machine
 
-from monitor.clock import SHANGHAI, SystemClock
-from monitor.deadlines import applies, plan, provisional_note
-from monitor.model import Severity
-from monitor.settings import Settings
-from monitor.workcal import CalendarUnavailable, WorkCalendar, YearSchedule
-from tests.conftest import ROOT
+from monitor.core.clock import SHANGHAI, SystemClock
+from monitor.deadlines.rules import applies, plan, provisional_note
+from monitor.core.model import Severity
+from monitor.config.settings import Settings
+from monitor.core.workcal import CalendarUnavailable, WorkCalendar, YearSchedule
+from monitor.config.settings import BUNDLED_CONFIG
 
 S = Severity
 RULES = Settings.model_validate({
@@ -97,7 +97,7 @@ async def test_import_at_year_end_opens_early_deadline_then_restart_with_schedul
     """Nothing stops for a missing holiday file: the deadline opens early, flagged; once
     config/holidays/2027.yaml is configured, the next start recounts it in working days."""
     from monitor.app import build
-    from monitor.model import RawItem
+    from monitor.core.model import RawItem
 
     clock.set(YEAR_END)
     await app.pipeline.ingest([RawItem("hotline", "p1", POLICY_TITLE, "现将实施方案印发给你们，请认真贯彻执行。",
@@ -109,7 +109,7 @@ async def test_import_at_year_end_opens_early_deadline_then_restart_with_schedul
     assert d.next_at == datetime(2027, 1, 1, 0, 0, tzinfo=SHANGHAI)  # routine policy: "-1wd", counted early too
     from rich.console import Console
 
-    from monitor.render_cli import deadlines_table
+    from monitor.cli.render import deadlines_table
 
     async with app.store.read() as tx:
         incident = await tx.incidents.get(d.incident_id)
@@ -141,11 +141,11 @@ async def test_import_at_year_end_opens_early_deadline_then_restart_with_schedul
 async def test_system_clock_under_time_machine_drives_the_sweeper(tmp_path):
     """The real clock, moved by time-machine: the sweeper asks the store what is due at "now"."""
     from monitor.app import build
-    from monitor.model import RawItem
-    from monitor.settings import load_settings
+    from monitor.core.model import RawItem
+    from monitor.config.settings import load_settings
 
     with time_machine.travel(datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI), tick=False) as traveller:
-        app = await build(load_settings(ROOT / "config" / "demo.yaml"), f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+        app = await build(load_settings(BUNDLED_CONFIG / "demo.yaml"), f"sqlite:///{tmp_path / 't.db'}", SystemClock())
         try:
             await app.pipeline.ingest([RawItem("hotline", "1", "爆炸", "化工厂爆炸造成12人死亡",
                                                occurred_at=SystemClock().now())], "hotline")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor import dedupe
-from monitor.model import RawItem
-from monitor.normalize import content_hash, normalize
+from monitor.dedupe import minhash
+from monitor.core.model import RawItem
+from monitor.understanding.normalize import content_hash, normalize
 
 COMPLAINT = ("我是万科魅力之城4期65栋的业主，楼盘开发商是诚楚置地有限公司。交房至今一年半，每个房间的楼板和墙面都出现"
              "开裂，最长的裂缝有4米多，开发商一直推诿不修，请政府督促开发商尽快维修。")
@@ -23,12 +23,12 @@ OTHER = "金碧街道永昌路的路灯已经坏了一个多月，晚上行人�
 
 
 def test_fingerprints_are_stable_and_separate_similar_from_unrelated():
-    texts = [dedupe.shingle_text(normalize("楼板开裂"), normalize(t)) for t in (COMPLAINT, REWORDED, OTHER)]
-    keys = dedupe.band_keys(dedupe.signatures(texts))
-    again = dedupe.band_keys(dedupe.signatures(list(reversed(texts))))[::-1]
+    texts = [minhash.shingle_text(normalize("楼板开裂"), normalize(t)) for t in (COMPLAINT, REWORDED, OTHER)]
+    keys = minhash.band_keys(minhash.signatures(texts))
+    again = minhash.band_keys(minhash.signatures(list(reversed(texts))))[::-1]
     assert (keys == again).all()  # independent of batch composition, so stored keys stay valid
-    g = [dedupe.grams(t) for t in texts]
-    assert dedupe.jaccard(g[0], g[1]) >= dedupe.THRESHOLD > dedupe.jaccard(g[0], g[2])
+    g = [minhash.grams(t) for t in texts]
+    assert minhash.jaccard(g[0], g[1]) >= minhash.THRESHOLD > minhash.jaccard(g[0], g[2])
     assert set(keys[0]) & set(keys[1]) and not set(keys[0]) & set(keys[2])
 
 
@@ -38,8 +38,8 @@ def test_traditional_and_full_width_text_hashes_like_simplified():
 
 
 def test_fingerprints_are_the_same_in_another_process():
-    code = ("from monitor import dedupe; import json, sys; "
-            "print(json.dumps(dedupe.band_keys(dedupe.signatures([dedupe.shingle_text('', sys.argv[1])])).tolist()))")
+    code = ("from monitor.dedupe import minhash; import json, sys; "
+            "print(json.dumps(minhash.band_keys(minhash.signatures([minhash.shingle_text('', sys.argv[1])])).tolist()))")
     outs = {subprocess.run([sys.executable, "-c", code, COMPLAINT], capture_output=True, text=True,
                            env={"PYTHONHASHSEED": seed, "PATH": ""}, cwd=Path(__file__).parents[1]).stdout
             for seed in ("1", "2")}
@@ -107,10 +107,10 @@ def _reference_signature(text: str) -> list[int]:
     grams = {(c[i] << 42) | (c[i + 1] << 21) | c[i + 2] for i in range(len(c) - 2)}
     hashed = []
     for g in grams:
-        h = (g * int(dedupe._MIX)) & mask64
+        h = (g * int(minhash._MIX)) & mask64
         hashed.append((h ^ (h >> 32)) & mask32)
     out = []
-    for a, b in zip(dedupe._A.tolist(), dedupe._B.tolist()):
+    for a, b in zip(minhash._A.tolist(), minhash._B.tolist()):
         best = mask32
         for x in hashed:
             y = (a * x + b) & mask32
@@ -124,17 +124,17 @@ def test_minhash_is_bit_identical_to_the_plain_definition_and_the_stored_values(
 
     rng = random.Random(5)
     alphabet = "楼板开裂路灯坏了一个多月请尽快修复业主反映小区电梯故障ABC123"
-    texts = [dedupe.shingle_text("楼板开裂", normalize(COMPLAINT))]
+    texts = [minhash.shingle_text("楼板开裂", normalize(COMPLAINT))]
     texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 420))) for _ in range(70)]
-    texts = [dedupe.shingle_text("", t) for t in texts] + ["abc", "\x01\x01\x01", "ab".ljust(3, "\x01")]
-    sigs = dedupe.signatures(texts)
-    assert sigs.dtype == np.uint32 and sigs.shape == (len(texts), dedupe.PERMUTATIONS)
+    texts = [minhash.shingle_text("", t) for t in texts] + ["abc", "\x01\x01\x01", "ab".ljust(3, "\x01")]
+    sigs = minhash.signatures(texts)
+    assert sigs.dtype == np.uint32 and sigs.shape == (len(texts), minhash.PERMUTATIONS)
     for text, sig in zip(texts, sigs.tolist()):
         assert sig == _reference_signature(text)
     assert sigs[0].tolist() == GOLDEN_SIGNATURE
-    assert dedupe.band_keys(sigs[:1])[0].tolist() == GOLDEN_KEYS
+    assert minhash.band_keys(sigs[:1])[0].tolist() == GOLDEN_KEYS
     # any chunking of the batch gives the same rows
-    assert (np.vstack([dedupe.signatures(texts[i : i + 7]) for i in range(0, len(texts), 7)]) == sigs).all()
+    assert (np.vstack([minhash.signatures(texts[i : i + 7]) for i in range(0, len(texts), 7)]) == sigs).all()
 
 
 def test_batch_shingles_equal_shingle_text():
@@ -146,8 +146,8 @@ def test_batch_shingles_equal_shingle_text():
     pairs = [("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))),
               "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 900)))) for _ in range(300)]
     pairs += [("", ""), ("a", ""), ("", "ab"), ("，", "。")]
-    assert dedupe.shingle_texts(pairs) == [dedupe.shingle_text(t, b) for t, b in pairs]
-    assert dedupe.shingle_texts([]) == []
+    assert minhash.shingle_texts(pairs) == [minhash.shingle_text(t, b) for t, b in pairs]
+    assert minhash.shingle_texts([]) == []
 
 
 def test_grams_and_jaccard_are_exact_set_operations():
@@ -158,13 +158,13 @@ def test_grams_and_jaccard_are_exact_set_operations():
     texts = ["abc", "aaaa", "\x01\x01\x01"] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(3, 300)))
                                                for _ in range(60)]
     plain = [{t[i : i + 3] for i in range(len(t) - 2)} for t in texts]
-    packed = [dedupe.grams(t) for t in texts]
+    packed = [minhash.grams(t) for t in texts]
     for s, g in zip(plain, packed):
         assert len(g) == len(s) and (np.diff(g.astype(np.int64)) > 0).all()
     for i in range(0, len(texts) - 1):
         a, b = plain[i], plain[i + 1]
-        assert dedupe.jaccard(packed[i], packed[i + 1]) == len(a & b) / len(a | b)
-    assert dedupe.jaccard(packed[3], packed[3]) == 1.0 and dedupe.jaccard(packed[0], packed[0][:0]) == 0.0
+        assert minhash.jaccard(packed[i], packed[i + 1]) == len(a & b) / len(a | b)
+    assert minhash.jaccard(packed[3], packed[3]) == 1.0 and minhash.jaccard(packed[0], packed[0][:0]) == 0.0
 
 
 def test_earlier_sharing_matches_a_dict_of_key_lists():

@@ -2,9 +2,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from monitor.clock import SHANGHAI, as_utc
-from monitor.durations import Duration
-from monitor.workcal import WorkCalendar
+from monitor.core.clock import SHANGHAI, as_utc
+from monitor.core.durations import Duration
+from monitor.core.workcal import WorkCalendar
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ from datetime import datetime, timedelta
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from monitor.clock import SHANGHAI
-from monitor.escalation import Position, advance, bases, first, last_fired
-from monitor.settings import EscalationStep
-from monitor.workcal import WorkCalendar
+from monitor.core.clock import SHANGHAI
+from monitor.deadlines.escalation import Position, advance, bases, first, last_fired
+from monitor.config.settings import EscalationStep
+from monitor.core.workcal import WorkCalendar
 
 CAL = WorkCalendar()
 DUE = datetime(2026, 11, 23, 15, 0, tzinfo=SHANGHAI)

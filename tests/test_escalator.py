@@ -6,16 +6,13 @@ from datetime import datetime, timedelta
 import pytest
 
 from monitor.app import build
-from monitor.clock import SHANGHAI
-from monitor.model import RawItem, Severity
-from monitor.settings import Settings
-from tests.conftest import ROOT
+from monitor.core.clock import SHANGHAI
+from monitor.core.model import RawItem, Severity
+from monitor.config.settings import Settings
 
 H, M = timedelta(hours=1), timedelta(minutes=1)
 
 CONFIG = {
-    "jurisdiction": str(ROOT / "config/jurisdictions/xishan.yaml"),
-    "lexicons": str(ROOT / "config/lexicons"),
     "rules": [
         {"name": "authoritative_release", "applies_to": {"severity_at_least": "重大"}, "due": "5h",
          "satisfied_by": "release", "escalation": "major_incident"},
@@ -138,7 +135,7 @@ async def test_roster_decides_who_is_duty_officer_at_the_boundary_minute(esc_app
     app = esc_app
     # the 24 h rule's -30 min step falls at 09:30 next day: li's shift (20:00–08:00) is over, nobody is on
     # duty then, so only the liaison is reminded; at 19:59:59 vs 20:00 the shift changes hands.
-    from monitor.escalator import resolve
+    from monitor.deadlines.sweeper import resolve
 
     async with app.store.read() as tx:
         d = {x.rule: x for x in await tx.deadlines.list()}["press_conference"]
@@ -209,7 +206,7 @@ async def test_historical_incident_gets_no_deadline(esc_app, clock):
 
 
 async def test_heat_raises_severity_and_opens_the_new_levels_deadlines(db_url, clock):
-    """Many people reporting the same matter raise it (monitor.heat); with a rule for 较大 that opens a
+    """Many people reporting the same matter raise it (monitor.understanding.heat); with a rule for 较大 that opens a
     deadline counted from the first report."""
     from tests.conftest import _truncate
 

@@ -4,8 +4,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from monitor.heat import HeatPolicy, HeatSignals, adjust, signals
-from monitor.model import Severity as S
+from monitor.understanding.heat import HeatPolicy, HeatSignals, adjust, signals
+from monitor.core.model import Severity as S
+from monitor.config.settings import BUNDLED_CONFIG
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 
@@ -54,9 +55,8 @@ def test_bad_policy_keys_are_rejected():
 
 
 def test_the_shipped_heat_policy_reads():
-    from pathlib import Path
 
     import yaml
 
-    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/lexicons/severity.yaml").read_text("utf-8"))
+    data = yaml.safe_load((BUNDLED_CONFIG / "lexicons/severity.yaml").read_text("utf-8"))
     assert HeatPolicy.from_dict(data["heat"]) == HeatPolicy()

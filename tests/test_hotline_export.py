@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.clock import SHANGHAI
-from monitor.model import RawItem
-from monitor.sources.hotline_export import ExportError, Reject, map_rows, parse_time, read_rows
+from monitor.core.clock import SHANGHAI
+from monitor.core.model import RawItem
+from monitor.core.errors import ExportError, Reject
+from monitor.sources.hotline_export import map_rows, parse_time, read_rows
 
 HEADER = ["工单编号", "标题", "诉求内容", "受理时间", "事发地址", "办理状态", "点赞数"]
 ROWS = [

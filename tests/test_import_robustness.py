@@ -6,16 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import os
-import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from monitor.importer import import_files
-from monitor.model import RawItem
-from monitor.settings import Settings
-from monitor.sources.hotline_export import ExportError, Reject, map_rows, read_rows
+from monitor.sources.importer import import_files
+from monitor.core.model import RawItem
+from monitor.config.settings import Settings
+from monitor.core.errors import ExportError, Reject
+from monitor.sources.hotline_export import map_rows, read_rows
 
 HEADER = ["工单编号", "标题", "诉求内容", "受理时间", "事发地址", "办理状态"]
 
@@ -67,7 +67,7 @@ async def test_truncated_or_corrupt_files_are_refused_whole(app, tmp_path):
 
 
 async def test_bad_rows_are_quarantined_and_reprocessed_after_a_mapping_fix(app, tmp_path):
-    from monitor.reprocess import reprocess
+    from monitor.sources.reprocess import reprocess
 
     header = ["编号", "主题", "诉求详情", "时间"]  # 诉求详情 is not a default body header
     body = [["1", "", "楼下烧烤店油烟扰民", "2026-11-20"], ["2", "噪音", "夜间施工", "2026-11-21"],
@@ -153,8 +153,8 @@ async def test_folder_watcher_imports_once_and_resumes_from_its_cursor(app, tmp_
 
 
 def test_real_fuzhou_export_with_the_example_mapping(shared_data):
-    from monitor.settings import load_settings
-    from monitor.importer import records
+    from monitor.config.settings import load_settings
+    from monitor.sources.importer import records
 
     settings = load_settings(Path(__file__).resolve().parents[1] / "config" / "yuqing.example.yaml")
     out = list(records(shared_data / "raw" / "fuzhou12345_heichou_1464.xlsx", "fuzhou12345", settings))
@@ -205,7 +205,7 @@ def test_pushed_records_are_validated_never_crash(obj):
 @hsettings(max_examples=100, deadline=None)
 @given(st.text(max_size=400))
 def test_html_and_normalisation_never_crash(text):
-    from monitor.normalize import normalize
+    from monitor.understanding.normalize import normalize
     from monitor.sources.board import find_time, parse_detail
     from monitor.sources.feed import strip_html
 
@@ -216,7 +216,7 @@ def test_html_and_normalisation_never_crash(text):
 
 
 def test_every_shared_message_export_imports_and_the_taxonomy_is_refused_clearly(shared_data):
-    from monitor.importer import records
+    from monitor.sources.importer import records
 
     settings = Settings()
     expected = {"tipdm2020C_fj2_testphase2801_unlabeled.xlsx": 2801, "tipdm2020C_fj3_full4326_likes.xlsx": 4326,
@@ -233,7 +233,7 @@ def test_every_shared_message_export_imports_and_the_taxonomy_is_refused_clearly
 def test_frozen_heap_is_released_after_imports_even_nested_or_failing():
     import gc
 
-    from monitor.importer import frozen_heap
+    from monitor.sources.importer import frozen_heap
 
     before, threshold = gc.get_freeze_count(), gc.get_threshold()
     with frozen_heap():
@@ -253,7 +253,7 @@ def test_frozen_heap_is_released_after_imports_even_nested_or_failing():
 def test_clean_display_collapses_whitespace_as_the_regex_did(text):
     import re
 
-    from monitor.normalize import clean_display
+    from monitor.understanding.normalize import clean_display
 
     ws = re.compile(r"\s+")
     if "\n" not in text and "\r" not in text:

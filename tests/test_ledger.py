@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 import openpyxl
 
-from monitor import ledger
-from monitor.clock import SHANGHAI
-from monitor.model import RawItem
-from tests.conftest import ROOT
+from monitor.deadlines import ledger
+from monitor.core.clock import SHANGHAI
+from monitor.core.model import RawItem
+from monitor.config.settings import BUNDLED_CONFIG
 
 
 async def test_promise_is_a_deadline_closed_only_by_keeping_it(app, clock):
@@ -55,7 +55,7 @@ def test_month_bounds_are_beijing_months():
 
 def test_export_command_writes_the_layout(tmp_path):
     db = f"sqlite:///{tmp_path / 'l.db'}"
-    cfg = str(ROOT / "config" / "demo.yaml")
+    cfg = str(BUNDLED_CONFIG / "demo.yaml")
     jl = tmp_path / "x.jsonl"
     now = datetime.now(SHANGHAI)
     jl.write_text('{"id": "1", "title": "=HYPERLINK(\\"http://evil\\")爆炸", "body": "化工厂爆炸造成12人死亡", '

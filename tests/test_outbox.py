@@ -7,7 +7,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from monitor.settings import Settings
+from monitor.config.settings import Settings
 from responders.outbox import MAX_BACKOFF, Deliverer, backoff
 
 

@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from monitor.model import RawItem, Severity
-from monitor.sources.hotline_export import Reject
+from monitor.core.model import RawItem, Severity
+from monitor.core.errors import Reject
 
 
 def item(ext, title, body, clock, **kw):

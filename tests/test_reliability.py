@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from bench.harness import ready, serve, start_receiver, state, write_config, write_incidents, yuqing
+from tests.harness import ready, serve, start_receiver, state, write_config, write_incidents, yuqing
 from monitor.store import Store
 from responders.outbox import BATCH
 

@@ -1,14 +1,14 @@
 """Routing (属地管理、分级负责、谁主管谁负责) over realistic sentences, with the shipped Yunnan and Xishan configs."""
 
-from pathlib import Path
 
 import pytest
 
-from monitor.jurisdiction import load_jurisdiction
-from monitor.route import Router
-from monitor.settings import ConfigError
+from monitor.understanding.jurisdiction import load_jurisdiction
+from monitor.understanding.route import Router
+from monitor.config.settings import ConfigError
+from monitor.config.settings import BUNDLED_CONFIG
 
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "jurisdictions"
+CONFIG = BUNDLED_CONFIG / "jurisdictions"
 
 
 @pytest.fixture(scope="module")

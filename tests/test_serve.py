@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
+from monitor.config.settings import BUNDLED_CONFIG
 
 
 def free_port() -> int:
@@ -79,7 +79,7 @@ def test_serve_runs_collectors_and_the_webhook(tmp_path):
     (inbox / "a.csv").write_text("工单编号,标题,诉求内容,受理时间\nS1,路灯不亮,金碧街道路灯坏了,2026-11-20 08:00\n",
                                  encoding="gb18030")
     config = tmp_path / "c.yaml"
-    bundled = Path(__file__).resolve().parents[1] / "config"
+    bundled = BUNDLED_CONFIG
     config.write_text(f"jurisdiction: {bundled / 'jurisdictions' / 'xishan.yaml'}\nlexicons: {bundled / 'lexicons'}\n"
                       "sources:\n"
                       f"  - {{name: hotline, kind: hotline_export, path: {inbox}, settle: 0s, interval: 1m}}\n"

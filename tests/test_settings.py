@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.settings import ConfigError, database_url, load_settings
+from monitor.config.settings import ConfigError, database_url, load_settings
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "config" / "yuqing.example.yaml"
@@ -15,8 +15,8 @@ def broken(tmp_path: Path, old: str, new: str) -> Path:
     assert old in text, old
     path = tmp_path / "yuqing.yaml"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    # keep relative references (jurisdictions/, lexicons/) resolvable
-    for sub in ("jurisdictions", "lexicons", "holidays"):
+    # keep relative references (holidays/) resolvable
+    for sub in ("holidays",):
         (tmp_path / sub).symlink_to(ROOT / "config" / sub)
     return path
 
@@ -115,7 +115,7 @@ def test_check_config_cli_exit_codes(tmp_path):
 
 
 def test_holiday_supplement_is_validated(tmp_path):
-    from monitor.settings import load_calendar
+    from monitor.config.settings import load_calendar
 
     (tmp_path / "2027.yaml").write_text(
         "year: 2027\nholidays:\n  - 2027-01-01\n  - {from: 2027-02-06, to: 2027-02-12, name: 春节}\n"

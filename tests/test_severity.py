@@ -2,8 +2,8 @@
 
 import pytest
 
-from monitor.model import Severity
-from monitor.severity import extract_facts, grade
+from monitor.core.model import Severity
+from monitor.understanding.severity import extract_facts, grade
 
 S = Severity
 
@@ -45,11 +45,11 @@ def test_facts():
 
 
 # --------------------------------------------------------------------------- more facts, raises and caps
-from pathlib import Path  # noqa: E402
 
-from monitor.severity import SeverityPolicy, assess  # noqa: E402
+from monitor.understanding.severity import SeverityPolicy, assess  # noqa: E402
+from monitor.config.settings import BUNDLED_CONFIG
 
-LEXICONS = Path(__file__).resolve().parents[1] / "config" / "lexicons"
+LEXICONS = BUNDLED_CONFIG / "lexicons"
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from monitor.clock import SHANGHAI
+from monitor.core.clock import SHANGHAI
 from monitor.store import Store, StoreError
 from monitor.store.db import head_revision, migrate
 from monitor.store.schema import metadata
+from monitor.config.settings import BUNDLED_CONFIG
 
 
 async def test_migrations_create_exactly_the_schema(store):
@@ -130,12 +131,11 @@ async def test_migration_gives_whole_second_times_their_fraction_on_sqlite(tmp_p
     """Rows the bulk path once wrote as "… 08:00:00" compare as text before "… 08:00:00.000000" (the same
     instant as every other statement writes it); migration 0007 rewrites them."""
     from monitor.app import build
-    from monitor.model import RawItem
-    from monitor.settings import load_settings
-    from tests.conftest import ROOT
+    from monitor.core.model import RawItem
+    from monitor.config.settings import load_settings
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    app = await build(load_settings(ROOT / "config" / "demo.yaml"), url, clock)
+    app = await build(load_settings(BUNDLED_CONFIG / "demo.yaml"), url, clock)
     try:
         await app.pipeline.ingest([RawItem("hotline", "1", "路灯不亮", "金碧街道路灯坏了",
                                            occurred_at=datetime(2026, 11, 23, 8, tzinfo=timezone.utc))], "hotline")

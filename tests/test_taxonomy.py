@@ -1,14 +1,14 @@
 """Multi-label flags by rules: the 15 level-1 taxonomy classes and the eight sensitive areas."""
 
-from pathlib import Path
 
 import pytest
 
-from monitor.model import Severity
-from monitor.taxonomy import SENSITIVE_AREAS, Lexicons
-from monitor.terms import TermIndex
+from monitor.core.model import Severity
+from monitor.understanding.taxonomy import SENSITIVE_AREAS, Lexicons
+from monitor.understanding.terms import TermIndex
+from monitor.config.settings import BUNDLED_CONFIG
 
-LEX = Lexicons.load(Path(__file__).resolve().parents[1] / "config" / "lexicons")
+LEX = Lexicons.load(BUNDLED_CONFIG / "lexicons")
 INDEX = LEX.register(TermIndex())
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.terms import TermIndex
+from monitor.understanding.terms import TermIndex
+from monitor.config.settings import BUNDLED_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "tests" / "fixtures" / "understand_sample.csv"
@@ -30,16 +31,16 @@ def test_edges(text):
 
 
 def _understander_indexes():
-    from monitor.jurisdiction import load_jurisdiction
-    from monitor.understand import Understander
+    from monitor.understanding.jurisdiction import load_jurisdiction
+    from monitor.understanding.understander import Understander
 
     for name in ("xishan", "yunnan"):
-        yield Understander.load(ROOT / "config" / "lexicons",
-                                load_jurisdiction(ROOT / "config" / "jurisdictions" / f"{name}.yaml"), 0.35).index
+        yield Understander.load(BUNDLED_CONFIG / "lexicons",
+                                load_jurisdiction(BUNDLED_CONFIG / "jurisdictions" / f"{name}.yaml"), 0.35).index
 
 
 def test_real_messages_and_real_indexes():
-    from monitor.understand import prepare
+    from monitor.understanding.understander import prepare
 
     with SAMPLE.open(encoding="utf-8", newline="") as f:
         texts = [prepare(r["title"], r["body"]) for r in csv.DictReader(f)] + EDGES

@@ -1,4 +1,4 @@
-"""The per-token score cache (monitor.token_scores) against the reference scoring of DomainModel."""
+"""The per-token score cache (monitor.understanding.classifier.token_scores) against the reference scoring of DomainModel."""
 
 import csv
 from pathlib import Path
@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor import tokenize
-from monitor.classify import DomainModel
-from monitor.token_scores import SEP, TokenScores
-from monitor.understand import MAX_CLASSIFY_CHARS, prepare
+from monitor.understanding import segment
+from monitor.understanding.classifier.domain import DomainModel
+from monitor.understanding.classifier.token_scores import SEP, TokenScores
+from monitor.understanding.understander import MAX_CLASSIFY_CHARS, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 ODD = [[], [""], ["A1", "区"], ["\x00", "学\x00校"], ["𠀀", "学", "校", "𠀀𠀁"], ["学"], ["学", "校", "老", "师"],
@@ -18,7 +18,7 @@ ODD = [[], [""], ["A1", "区"], ["\x00", "学\x00校"], ["𠀀", "学", "校", "
 
 @pytest.fixture(scope="module")
 def model():
-    tokenize.setup()
+    segment.for_lexicons()
     return DomainModel.load()
 
 
@@ -29,7 +29,7 @@ def texts():
 
 
 def test_scores_equal_reference_decision(model, texts):
-    docs = [tokenize.cut(t) for t in texts] + ODD
+    docs = [segment.cut(t) for t in texts] + ODD
     fresh = TokenScores(model)
     ids = fresh.token_ids([t for d in docs for t in d])
     doc = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
@@ -39,7 +39,7 @@ def test_scores_equal_reference_decision(model, texts):
 
 @pytest.mark.parametrize("explain", [True, False])
 def test_predictions_equal_reference(model, texts, explain):
-    docs = [tokenize.cut(t) for t in texts] + ODD
+    docs = [segment.cut(t) for t in texts] + ODD
     assert model.predict_tokens(docs, explain) == model.predict_reference(docs, explain)
     # The cache filled, again; and one document at a time.
     assert model.predict_tokens(docs, explain) == model.predict_reference(docs, explain)
@@ -48,16 +48,16 @@ def test_predictions_equal_reference(model, texts, explain):
 
 def test_joined_equals_one_call_each(model, texts):
     batch = texts + ["", "A1", "学校", ""]
-    tokens = tokenize.cut(SEP.join(batch))
-    assert model.predict_joined(tokens, len(batch)) == model.predict_tokens([tokenize.cut(t) for t in batch])
+    tokens = segment.cut(SEP.join(batch))
+    assert model.predict_joined(tokens, len(batch)) == model.predict_tokens([segment.cut(t) for t in batch])
     with pytest.raises(ValueError):
-        model.predict_joined(tokenize.cut("学校\n老师\n"), 2)
+        model.predict_joined(segment.cut("学校\n老师\n"), 2)
 
 
 def test_cache_starts_afresh(model, texts, monkeypatch):
-    import monitor.token_scores as ts
+    import monitor.understanding.classifier.token_scores as ts
 
-    docs = [tokenize.cut(t) for t in texts[:10]]
+    docs = [segment.cut(t) for t in texts[:10]]
     scorer = TokenScores(model)
     monkeypatch.setattr(ts, "MAX_TOKENS", 50)
     first = scorer.token_ids([t for d in docs for t in d])

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from monitor import triage
-from monitor.model import RawItem, Severity
-from monitor.server import web_application
+from monitor.understanding import triage
+from monitor.core.model import RawItem, Severity
+from monitor.web.server import web_application
 from monitor.service import ServiceError
 
 TOKEN = "t0ken-for-tests"

@@ -6,23 +6,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.jurisdiction import load_jurisdiction
-from monitor.model import Severity
-from monitor.taxonomy import RESPONSE_TYPES, SENSITIVE_AREAS
-from monitor.understand import Understander, prepare
+from monitor.understanding.jurisdiction import load_jurisdiction
+from monitor.core.model import Severity
+from monitor.understanding.taxonomy import RESPONSE_TYPES, SENSITIVE_AREAS
+from monitor.understanding.understander import Understander, prepare
+from monitor.config.settings import BUNDLED_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def xishan():
-    return Understander.load(ROOT / "config" / "lexicons", load_jurisdiction(ROOT / "config/jurisdictions/xishan.yaml"),
+    return Understander.load(BUNDLED_CONFIG / "lexicons", load_jurisdiction(BUNDLED_CONFIG / "jurisdictions/xishan.yaml"),
                              0.35)
 
 
 @pytest.fixture(scope="module")
 def yunnan():
-    return Understander.load(ROOT / "config" / "lexicons", load_jurisdiction(ROOT / "config/jurisdictions/yunnan.yaml"),
+    return Understander.load(BUNDLED_CONFIG / "lexicons", load_jurisdiction(BUNDLED_CONFIG / "jurisdictions/yunnan.yaml"),
                              0.35)
 
 
@@ -70,8 +71,8 @@ def test_low_confidence_or_ambiguous_waits_for_a_person(xishan):
 
 
 def test_threshold_is_configurable():
-    strict = Understander.load(ROOT / "config" / "lexicons",
-                               load_jurisdiction(ROOT / "config/jurisdictions/xishan.yaml"), 0.999)
+    strict = Understander.load(BUNDLED_CONFIG / "lexicons",
+                               load_jurisdiction(BUNDLED_CONFIG / "jurisdictions/xishan.yaml"), 0.999)
     u = strict.understand("小区物业乱收停车费", "马街街道某小区物业乱收停车费")
     assert u.needs_triage and "低于 1.00" in u.triage_reason
 
@@ -100,13 +101,13 @@ def test_understanding_never_raises(xishan, title, body):
 def test_a_bad_lexicon_is_a_config_error_naming_the_file(tmp_path):
     import shutil
 
-    from monitor.settings import ConfigError
+    from monitor.config.settings import ConfigError
 
     lex = tmp_path / "lexicons"
-    shutil.copytree(ROOT / "config" / "lexicons", lex)
+    shutil.copytree(BUNDLED_CONFIG / "lexicons", lex)
     (lex / "severity.yaml").write_text("cap_raised: 很大\n", encoding="utf-8")
     with pytest.raises(ConfigError) as err:
-        Understander.load(lex, load_jurisdiction(ROOT / "config/jurisdictions/xishan.yaml"), 0.35)
+        Understander.load(lex, load_jurisdiction(BUNDLED_CONFIG / "jurisdictions/xishan.yaml"), 0.35)
     assert "lexicons" in str(err.value) and "很大" in str(err.value)
 
 
@@ -115,21 +116,30 @@ def test_same_dictionaries_from_another_folder_do_not_shift_segmentation(tmp_pat
     import shutil
     from pathlib import Path
 
-    from monitor import tokenize
-    from monitor.settings import BUNDLED_CONFIG
+    from monitor.understanding import segment
+    from monitor.config.settings import BUNDLED_CONFIG
 
     with open(Path(__file__).parent / "fixtures" / "understand_sample.csv", encoding="utf-8") as f:
         texts = [r["title"] + "\n" + r["body"] for r in csv.DictReader(f)]
-    tokenize.reset()
-    tokenize.setup(BUNDLED_CONFIG / "lexicons")
-    before = [tokenize.tokens(t) for t in texts]
+    bundled = segment.for_lexicons(BUNDLED_CONFIG / "lexicons")
+    before = [bundled.tokens(t) for t in texts]
     copy = shutil.copytree(BUNDLED_CONFIG / "lexicons", tmp_path / "lexicons")
-    added = []
-    real_add = tokenize._add
-    tokenize._add = lambda *word: (added.append(word), real_add(*word))
-    try:
-        tokenize.setup(copy)  # e.g. a service started with --config elsewhere, or a reload
-    finally:
-        tokenize._add = real_add
-    assert added == []  # re-adding a word without a frequency would raise its suggested frequency
-    assert [tokenize.tokens(t) for t in texts] == before
+    # e.g. a service started with --config elsewhere, or a reload: the same words, no word added twice
+    assert segment.for_lexicons(copy) is bundled
+    assert [segment.for_lexicons(copy).tokens(t) for t in texts] == before
+
+
+def test_two_understanders_with_other_dictionaries_do_not_affect_each_other(tmp_path):
+    import shutil
+
+    from monitor.understanding import segment
+    from monitor.config.settings import BUNDLED_CONFIG
+
+    text = "市民反映碧鸡街道某某路口积水严重"
+    bundled = segment.for_lexicons(BUNDLED_CONFIG / "lexicons")
+    before = bundled.tokens(text)
+    other = shutil.copytree(BUNDLED_CONFIG / "lexicons", tmp_path / "lexicons")
+    with open(other / "places.dict", "a", encoding="utf-8") as f:
+        f.write("\n某某路口积水 100000 n\n")
+    assert "某某路口积水" in segment.for_lexicons(other).tokens(text)
+    assert bundled.tokens(text) == before  # loading other dictionaries left the first segmenter alone

@@ -34,14 +34,12 @@ _XLSX = (("tipdm2020C_fj2_testphase2801_unlabeled.xlsx", 2, 4), ("tipdm2020C_fj3
 
 
 def understander(name: str):
-    from monitor import tokenize
-    from monitor.jurisdiction import load_jurisdiction
-    from monitor.understand import Understander
+    from monitor.config.settings import BUNDLED_CONFIG
+    from monitor.understanding.jurisdiction import load_jurisdiction
+    from monitor.understanding.understander import Understander
 
-    tokenize.reset()  # other tests load lexicons from other folders, which shifts the segmentation
-
-    return Understander.load(ROOT / "config" / "lexicons",
-                             load_jurisdiction(ROOT / "config" / "jurisdictions" / f"{name}.yaml"), 0.35)
+    return Understander.load(BUNDLED_CONFIG / "lexicons",
+                             load_jurisdiction(BUNDLED_CONFIG / "jurisdictions" / f"{name}.yaml"), 0.35)
 
 
 def record(u, reasons_digest: bool = False) -> dict[str, str]:
@@ -110,7 +108,7 @@ def test_shared_data_matches_golden(name):
 
 
 def test_prepare_matches_reference():
-    from monitor.understand import prepare, prepare_slow
+    from monitor.understanding.understander import prepare, prepare_slow
 
     pairs = [(r["title"], r["body"]) for r in _sample_rows()]
     pairs += [("①２", "ａ\u3000b"), (None, None), ("", "\u3000１２３人死亡  \t"), ("㈠", "x¨"), ("\u3000", ""),

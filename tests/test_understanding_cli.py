@@ -1,4 +1,4 @@
-"""`yuqing eval`, `yuqing classify` and `yuqing train` as a user runs them (DESIGN §5 contract)."""
+"""`yuqing eval`, `yuqing classify` and `yuqing train` as a user runs them (docs/design.md §5 contract)."""
 
 import csv
 import json
@@ -19,7 +19,7 @@ def yuqing(*args, cwd, input_text=None):
 
 def run(capsys, *args) -> tuple[int, str, str]:
     """In-process `yuqing ARGS` (no interpreter start-up per call)."""
-    from monitor.cli import main
+    from monitor.cli.main import main
 
     code = main(list(args))
     out = capsys.readouterr()

@@ -2,8 +2,8 @@ from datetime import date, datetime
 
 import pytest
 
-from monitor.clock import SHANGHAI
-from monitor.workcal import CalendarUnavailable, WorkCalendar, YearSchedule
+from monitor.core.clock import SHANGHAI
+from monitor.core.workcal import CalendarUnavailable, WorkCalendar, YearSchedule
 
 cal = WorkCalendar()
 

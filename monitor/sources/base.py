@@ -7,9 +7,9 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from monitor.model import RawItem
+from monitor.core.model import RawItem
 from monitor.pipeline import ImportStats
-from monitor.sources.hotline_export import Reject
+from monitor.core.errors import Reject
 
 
 @dataclass

@@ -16,10 +16,11 @@ from urllib.parse import urljoin
 from loguru import logger
 from selectolax.lexbor import LexborHTMLParser as HTMLParser, LexborNode as Node
 
-from monitor.model import RawItem
-from monitor.normalize import clean_display
+from monitor.core.model import RawItem
+from monitor.understanding.normalize import clean_display
 from monitor.sources.base import PollContext
-from monitor.sources.hotline_export import MAX_FIELD, Reject, parse_time
+from monitor.core.errors import Reject
+from monitor.sources.hotline_export import MAX_FIELD, parse_time
 
 SEEN_CAP = 5000  # ids remembered to stop pagination (the store is the real de-duplication)
 PENDING_CAP = 500  # unreplied messages remembered for re-reading

@@ -12,10 +12,11 @@ from datetime import datetime, timezone
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from monitor.model import RawItem
-from monitor.normalize import clean_display
+from monitor.core.model import RawItem
+from monitor.understanding.normalize import clean_display
 from monitor.sources.base import PollContext
-from monitor.sources.hotline_export import MAX_FIELD, Reject, parse_time
+from monitor.core.errors import Reject
+from monitor.sources.hotline_export import MAX_FIELD, parse_time
 
 
 class FeedError(Exception):
@@ -75,7 +76,7 @@ def _decode_json_feed(body: bytes) -> list[dict]:
 
 
 def term_tokens(terms: list[str]) -> list[list[str]]:
-    from monitor.tokenize import tokens
+    from monitor.understanding.segment import tokens
 
     return [tokens(t) for t in terms if t.strip()]
 
@@ -93,7 +94,7 @@ def mentions(text_tokens: list[str], terms: list[list[str]]) -> list[str]:
 def keep(title: str, body: str, include: list[list[str]], exclude: list[list[str]]) -> bool:
     if not include and not exclude:
         return True
-    from monitor.tokenize import tokens
+    from monitor.understanding.segment import tokens
 
     words = tokens(f"{title}\n{body}")
     if exclude and mentions(words, exclude):

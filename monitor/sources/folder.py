@@ -11,9 +11,9 @@ from pathlib import Path
 
 from loguru import logger
 
-from monitor.importer import SUPPORTED, import_file
+from monitor.sources.importer import SUPPORTED, import_file
 from monitor.sources.base import PollContext
-from monitor.sources.hotline_export import ExportError
+from monitor.core.errors import ExportError
 
 
 class FolderCollector:

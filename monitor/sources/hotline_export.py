@@ -12,13 +12,13 @@ import csv
 import io
 import itertools
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Iterator
 
-from monitor.clock import as_utc
-from monitor.model import RawItem
+from monitor.core.clock import as_utc
+from monitor.core.errors import ExportError, Reject
+from monitor.core.model import RawItem
 
 MAX_FIELD = 20_000  # characters; longer cells are not citizen messages but broken exports
 
@@ -38,17 +38,6 @@ DEFAULT_HEADERS: dict[str, list[str]] = {
     "replied_at": ["答复时间", "回复时间", "办结时间"],
 }
 REQUIRED_ANY = ("title", "body")
-
-
-class ExportError(Exception):
-    """The file as a whole cannot be read (corrupt, truncated, no header)."""
-
-
-@dataclass
-class Reject:
-    row_no: int
-    reason: str
-    raw: dict
 
 
 def _norm_header(name: object) -> str:
@@ -71,24 +60,6 @@ def header_map(headers: list[object], extra: dict[str, list[str]] | None = None)
 # --------------------------------------------------------------------------- decoding
 _SAMPLE = 256 * 1024  # bytes read to detect the encoding and the CSV dialect
 _SURROGATE = re.compile("[\udc80-\udcff]")  # bytes that did not decode (errors="surrogateescape")
-
-
-def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
-    """Text and encoding. UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK/GB2312),
-    then whatever charset-normalizer finds best."""
-    if declared:
-        return data.decode(declared), declared
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise ExportError("无法识别文件编码 (cannot detect the text encoding)")
-    return str(best), best.encoding
 
 
 def detect_encoding(sample: bytes, at_eof: bool) -> str:
@@ -376,7 +347,7 @@ def _to_item(row_no: int, values: dict[str, str], raw: dict[str, str], text_head
         return Reject(row_no, f"点赞数超出范围 (likes out of range): {likes_text[:20]!r}", raw)
     external_id = values.get("external_id", "")
     if not external_id:
-        from monitor.normalize import content_hash
+        from monitor.understanding.normalize import content_hash
 
         external_id = "h:" + content_hash(title, body)
     return RawItem(

@@ -1,6 +1,6 @@
 """Polite HTTP for collectors: per-host concurrency limit and spacing, conditional GET (ETag /
 Last-Modified), timeouts, retries with exponential backoff and full jitter, a User-Agent that says who
-we are, and (for crawlers) robots.txt as RFC 9309 reads it. Only collectors open sockets (DESIGN §2)."""
+we are, and (for crawlers) robots.txt as RFC 9309 reads it. Only collectors open sockets (docs/design.md §2)."""
 
 from __future__ import annotations
 

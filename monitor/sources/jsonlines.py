@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from monitor.model import RawItem
-from monitor.sources.hotline_export import MAX_FIELD, ExportError, Reject, parse_time
+from monitor.core.model import RawItem
+from monitor.core.errors import ExportError, Reject
+from monitor.sources.hotline_export import MAX_FIELD, parse_time
+
+JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 
 def record_to_item(obj: object, source: str, row_no: int = 0) -> RawItem:

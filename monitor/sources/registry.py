@@ -1,4 +1,4 @@
-"""Source kinds → collectors. A kind that polls has a collector; `webhook` is pushed to (see webhook.py);
+"""Source kinds → collectors. A kind that polls has a collector; `webhook` is pushed to (monitor/web/ingest.py);
 a hotline_export without `path` is only used by `yuqing import`."""
 
 from __future__ import annotations
@@ -6,9 +6,6 @@ from __future__ import annotations
 from monitor.sources.board import BoardCollector
 from monitor.sources.feed import FeedCollector
 from monitor.sources.folder import FolderCollector
-
-POLLING_KINDS = {"hotline_export", "board", "feed"}
-
 
 def make_collector(cfg, settings):
     if not cfg.enabled:

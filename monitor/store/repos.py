@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import JSON, LargeBinary, and_, case, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.model import Deadline, Incident, OutboxMessage, from_row
+from monitor.core.model import Deadline, Incident, OutboxMessage, from_row
 from monitor.store.schema import (
     UTC,
     UtcDateTime,

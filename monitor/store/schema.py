@@ -92,7 +92,7 @@ incidents = Table(
     Column("department", String(100), nullable=False, index=True),
     Column("co_departments", JSON, nullable=False, default=list),
     Column("region", String(100), nullable=False, default=""),
-    Column("severity", Integer, nullable=False, default=1, index=True),  # monitor.model.Severity
+    Column("severity", Integer, nullable=False, default=1, index=True),  # monitor.core.model.Severity
     Column("response_type", String(20), nullable=False, default=""),
     Column("sensitive_areas", JSON, nullable=False, default=list),
     Column("reasons", JSON, nullable=False, default=list),
@@ -114,7 +114,7 @@ items = Table(
     Column("external_id", String(200), nullable=False),
     Column("content_hash", String(32), nullable=False, index=True),
     Column("simhash", String(16)),  # unused: near-duplicate fingerprints are minhash (dedupe.BandIndex)
-    Column("minhash", LargeBinary),  # MinHash signature (monitor.dedupe: 24 × uint32 little-endian)
+    Column("minhash", LargeBinary),  # MinHash signature (monitor.dedupe.minhash: 24 × uint32 little-endian)
     Column("title", Text, nullable=False, default=""),
     Column("body", Text, nullable=False, default=""),
     Column("location", String(300), nullable=False, default=""),
@@ -136,7 +136,7 @@ items = Table(
     UniqueConstraint("source", "external_id"),
 )
 
-# Near-duplicate index (monitor.dedupe.BandIndex) lives in memory, built from items.minhash. A signature that
+# Near-duplicate index (monitor.dedupe.minhash.BandIndex) lives in memory, built from items.minhash. A signature that
 # changes (a re-imported record with new text) is logged here so that other processes' indexes see it.
 minhash_changes = Table(
     "minhash_changes",

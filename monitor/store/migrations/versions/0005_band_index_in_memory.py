@@ -1,6 +1,6 @@
 """near-duplicate band index in memory: drop item_bands, log signature changes in minhash_changes
 
-The LSH bands are rebuilt in memory from items.minhash (monitor.dedupe.BandIndex); writing 12 index rows per
+The LSH bands are rebuilt in memory from items.minhash (monitor.dedupe.minhash.BandIndex); writing 12 index rows per
 item was most of an import's database time. Downgrade rebuilds item_bands from the stored signatures.
 
 Revision ID: 0005_band_index_in_memory
@@ -39,7 +39,7 @@ def downgrade() -> None:
     # the keys 0004 stored: one row per distinct band key of each item's signature
     import numpy as np
 
-    from monitor import dedupe
+    from monitor.dedupe import minhash
 
     conn = op.get_bind()
     items = sa.table('items', sa.column('id', sa.Integer), sa.column('minhash', sa.LargeBinary))
@@ -50,8 +50,8 @@ def downgrade() -> None:
         if not rows:
             break
         last = rows[-1][0]
-        good = [(i, m) for i, m in rows if m is not None and len(m) == 4 * dedupe.PERMUTATIONS]
+        good = [(i, m) for i, m in rows if m is not None and len(m) == 4 * minhash.PERMUTATIONS]
         if good:
             sigs = np.frombuffer(b"".join(m for _, m in good), dtype="<u4").reshape(len(good), -1)
-            keys = dedupe.band_keys(sigs).tolist()
+            keys = minhash.band_keys(sigs).tolist()
             op.bulk_insert(item_bands, [{"key": k, "item_id": i} for (i, _), ks in zip(good, keys) for k in set(ks)])

@@ -1,0 +1,66 @@
+"""yuqing check-config PATH"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from monitor.understanding.jurisdiction import load_jurisdiction
+from monitor.config.settings import BUNDLED_CONFIG, load_calendar, load_settings
+
+
+def register(sub) -> None:
+    p = sub.add_parser("check-config", help="检查配置文件 / validate a config file",
+                       description="检查配置文件及其引用的辖区、节假日文件。出错时列出 文件:行号: 键: 原因，退出码 2。\n"
+                       "Validate a config file and the files it names; errors give file:line: key: reason, exit 2.")
+    p.add_argument("path", help="配置文件 / config file")
+    p.set_defaults(func=check_config)
+
+    p = sub.add_parser("export-config", help="复制内置的辖区、词典和演示配置以便修改 / copy the bundled data to edit it",
+                       description="把内置的辖区分办表、词典和演示配置复制到 DIR（不覆盖已有文件），在配置中用相对路径引用。\n"
+                       "Copy the bundled jurisdictions, lexicons and demo config into DIR (existing files are kept).")
+    p.add_argument("dir", help="目标目录 / target folder")
+    p.set_defaults(func=export_config)
+
+
+def export_config(args) -> int:
+    target = Path(args.dir)
+    copied = 0
+    for src in sorted(BUNDLED_CONFIG.rglob("*")):
+        rel = src.relative_to(BUNDLED_CONFIG)
+        if src.is_dir() or rel.parts[0] == "demo" or "__pycache__" in rel.parts:
+            continue
+        dest = target / rel
+        if dest.exists():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+        copied += 1
+    print(f"已复制 {copied} 个文件到 {target} (copied {copied} files; existing ones kept)")
+    return 0
+
+
+def check_config(args) -> int:
+    settings = load_settings(args.path)
+    jurisdiction = load_jurisdiction(settings.jurisdiction_path)
+    calendar = load_calendar(settings)
+    missing = sorted({name for name in _secret_envs(settings) if not os.environ.get(name)})
+    print(f"配置有效 (config OK): {args.path}")
+    print(f"  辖区 jurisdiction: {jurisdiction.name}（{len(jurisdiction.departments)} 个部门 departments）")
+    print(f"  来源 sources: {len(settings.sources)}  规则 rules: {len(settings.rules)}  "
+          f"升级策略 policies: {len(settings.escalation_policies)}  渠道 channels: {len(settings.channels)}")
+    print(f"  工作日历年份 calendar years: {min(calendar.years)}–{max(calendar.years)}")
+    for name in missing:
+        print(f"  提示 (note): 环境变量 {name} 未设置 (environment variable not set)")
+    return 0
+
+
+def _secret_envs(settings):
+    for s in settings.sources:
+        if getattr(s, "secret_env", None):
+            yield s.secret_env
+    for c in settings.channels:
+        for name in (c.secret_env, c.token_env):
+            if name:
+                yield name

@@ -1,0 +1,85 @@
+"""yuqing ledger export | promise | keep — the response ledger (舆情回应台账)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.cli.common import InputError, load_config, run
+from monitor.cli.deadlines import actor_arg, service_call
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ledger", help="回应台账：导出、承诺、办结 / the response ledger")
+    lsub = p.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)
+
+    e = lsub.add_parser("export", help="导出某月台账为 XLSX / export a month as XLSX")
+    e.add_argument("--month", required=True, help="YYYY-MM（北京时间）")
+    e.add_argument("--out", default=None, help="输出文件 / output file (default 回应台账-YYYY-MM.xlsx)")
+    e.set_defaults(func=lambda a: run(_export(a)))
+
+    pr = lsub.add_parser("promise", help="登记回应中的承诺事项（成为期限）/ record a commitment")
+    pr.add_argument("incident", type=int)
+    pr.add_argument("--text", required=True, help="承诺内容 / what was promised")
+    pr.add_argument("--due", required=True, help="办结期限，如 2026-12-01 或 2026-12-01T18:00")
+    pr.add_argument("--department", default=None, help="承诺单位 / who promised (default the responsible department)")
+    actor_arg(pr)
+    pr.set_defaults(func=lambda a: run(_promise(a)))
+
+    k = lsub.add_parser("keep", help="登记承诺办理结果 / record that a commitment was kept")
+    k.add_argument("ledger_id", type=int)
+    k.add_argument("--result", required=True, help="办理结果 / the result")
+    k.add_argument("--url", default="", help="公开链接 / where it was published")
+    actor_arg(k)
+    k.set_defaults(func=lambda a: run(_keep(a)))
+
+
+async def _export(args) -> int:
+    from monitor.deadlines import ledger
+    from monitor.app import build
+
+    try:
+        start, end = ledger.month_bounds(args.month)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    out = Path(args.out or f"回应台账-{args.month}.xlsx")
+    app = await build(load_config(args), args.db)
+    try:
+        async with app.store.read() as tx:
+            incidents, deadlines, entries = await tx.ledger.month(start, end)
+        report = ledger.build(incidents, deadlines, entries, min(app.clock.now(), end))
+    finally:
+        await app.close()
+    ledger.write_xlsx(out, args.month, report)
+    print(f"已导出 (exported) {len(report.rows)} 个事件 → {out}")
+    for row in report.stats:
+        print("  " + "  ".join(str(v) for v in row))
+    return 0
+
+
+def _due(text: str):
+    from monitor.sources.hotline_export import parse_time
+
+    try:
+        due = parse_time(text)
+    except ValueError:
+        due = None
+    if due is None:
+        raise InputError(f"--due {text!r}: 不是有效时间 (use 2026-12-01 or 2026-12-01T18:00)")
+    if len(text.strip()) <= 10:  # a date alone means the end of that day, Beijing time
+        from datetime import timedelta
+
+        due += timedelta(days=1)
+    return due
+
+
+async def _promise(args) -> int:
+    ledger_id = await service_call(args, "promise", args.incident, args.text, _due(args.due), args.by,
+                                   args.department)
+    print(f"已登记承诺 (promise recorded) #{ledger_id}；办结后：yuqing ledger keep {ledger_id} --result …")
+    return 0
+
+
+async def _keep(args) -> int:
+    on_time = await service_call(args, "keep_promise", args.ledger_id, args.by, args.result, args.url)
+    print(f"承诺 #{args.ledger_id} 已办结（{'按时' if on_time else '逾期'}）")
+    return 0

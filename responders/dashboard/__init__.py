@@ -1,3 +1,0 @@
-from responders.dashboard.web import create_app
-
-__all__ = ["create_app"]
