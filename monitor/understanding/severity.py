@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cn2an
 import yaml
 
 from monitor.core.model import Reason, Severity
+from monitor.understanding import numerals
 
 _CN = "零〇一二两三四五六七八九十百千万亿"
 _NUM = r"(\d+(?:\.\d+)?\s*[万亿]?|[" + _CN + r"]+)"
@@ -57,13 +57,7 @@ _UNIT = {"亿": 1e8, "千万": 1e7, "万": 1e4, None: 1.0}
 
 
 def to_number(text: str) -> float | None:
-    text = text.replace(" ", "")
-    try:
-        if re.fullmatch(r"\d+(?:\.\d+)?", text):
-            return float(text)
-        return float(cn2an.cn2an(text, "smart"))
-    except (ValueError, KeyError, TypeError, IndexError):
-        return None
+    return numerals.to_number(text.replace(" ", ""))
 
 
 @dataclass(frozen=True)
