@@ -366,7 +366,7 @@ async def test_split_moves_items_to_a_new_incident(app, clock, monkeypatch):
     from aiohttp.test_utils import TestClient
 
     from monitor.core.model import RawItem
-    from monitor.pipeline import SplitError, split_incident
+    from monitor.regroup import SplitError, split_incident
     from monitor.web.server import web_application
 
     text = "尊敬的领导：A区某小区电梯经常故障，困人多次，物业公司一直不修，居民出行困难，请尽快处理。"

@@ -19,7 +19,7 @@ def register(sub) -> None:
 
 async def _split(args) -> int:
     from monitor.app import build
-    from monitor.pipeline import SplitError, split_incident
+    from monitor.regroup import SplitError, split_incident
 
     app = await build(load_config(args), args.db)
     try:

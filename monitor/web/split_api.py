@@ -7,7 +7,7 @@ import json
 
 from aiohttp import web
 
-from monitor.pipeline import SplitError, split_incident
+from monitor.regroup import SplitError, split_incident
 from monitor.web.auth import APP_KEY, authorized
 
 
