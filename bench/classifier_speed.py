@@ -15,9 +15,9 @@ import re
 import sys
 import time
 from pathlib import Path
-from monitor.config.settings import BUNDLED_CONFIG
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from monitor.config.settings import BUNDLED_CONFIG  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT.parent / "shared" / "data" / "raw"

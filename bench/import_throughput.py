@@ -30,10 +30,10 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from monitor.config.settings import BUNDLED_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from monitor.config.settings import BUNDLED_CONFIG  # noqa: E402
 SHARED = ROOT.parent / "shared" / "data"
 HEADERS = ["工单编号", "标题", "诉求内容", "受理时间", "事发地址", "诉求人", "办理状态", "信息来源", "点赞数"]
 PLACES = ["马街街道", "前卫街道", "金碧街道", "福海街道", "碧鸡街道", "西苑街道", "永昌街道", "棕树营街道", "海口街道",

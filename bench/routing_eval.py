@@ -19,9 +19,9 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from monitor.config.settings import BUNDLED_CONFIG
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from monitor.config.settings import BUNDLED_CONFIG  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLIES = ROOT.parent / "shared" / "data" / "raw" / "tipdm2020C_fj4_full2816_replies.xlsx"

@@ -27,7 +27,10 @@ from monitor.understanding.normalize import clean_display, hash_normalized, norm
 from monitor.config.settings import EscalationStep, RuleConfig
 from monitor.core.errors import Reject
 from monitor.store import Store, Tx
-from monitor.understanding.understander import Understander
+from monitor.dedupe import events
+from monitor.deadlines.alerts import alert
+from monitor.understanding import severity as severity_rules
+from monitor.understanding.understander import Understander, prepare
 from monitor.core.workcal import WorkCalendar
 
 # Fields whose change on a re-imported record is an update worth a history entry.
@@ -77,6 +80,8 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.book = DeadlineBook(self.rules, self.policies, self.calendar)
         self._ingest_lock = asyncio.Lock()
+        j = self.understander.router.j
+        self.events = events.Reader([j.name, *j.aliases], {a: p.name for p in j.places for a in (p.name, *p.aliases)})
 
     async def ingest(self, records: list[RawItem | Reject], source: str, file: str = "",
                      in_tx: Callable[[Tx, datetime], Awaitable[None]] | None = None) -> ImportStats:
@@ -172,7 +177,9 @@ class Pipeline:
         for item in batch:
             item.title, item.body = clean_display(item.title), clean_display(item.body)
             title_norm, body_norm = normalize(item.title), normalize(item.body)
-            prepared = _Prepared(item, hash_normalized(title_norm, body_norm), title_norm, body_norm)
+            # the same words about another place are another matter: the place is part of "the same text"
+            digest = hash_normalized(title_norm, f"{body_norm}\n{normalize(item.location)}" if item.location else body_norm)
+            prepared = _Prepared(item, digest, title_norm, body_norm)
             old = known.get(item.external_id)
             if old is None:
                 fresh.append(prepared)
@@ -252,6 +259,7 @@ class Pipeline:
             p.stored = [i for _, i in sorted(scored, reverse=True)[: minhash.EXACT_CHECKS]]
         t1 = self.timings.add("near_dedupe: candidate signatures", t1)
         stored = await tx.items.texts({i for p in novel for i in p.stored})
+        places = await tx.items.locations(stored) if stored else {}
         self.counts["candidate texts read"] = self.counts.get("candidate texts read", 0) + len(stored)
         t0 = self.timings.add("near_dedupe: candidate texts", t1)
         stored_grams: dict[int, minhash.Candidate] = {}
@@ -280,6 +288,8 @@ class Pipeline:
                     candidates.append(minhash.Candidate(oid, other, _grams_of(other), other.item.occurred_at or now,
                                                        _label(other.item)))
             match = minhash.best_match(_grams_of(p), p.item.occurred_at or now, candidates) if candidates else None
+            if match is not None and self._conflict(p, match.candidate, stored, places):
+                match = None  # alike in wording, but another street, estate or company: another matter
             if match is None:
                 p.group = len(groups)
                 groups.append([p])
@@ -303,12 +313,25 @@ class Pipeline:
         stats.inserted += len(novel)
         self.timings.add("near_dedupe: verify and group", t0)
 
-        # 3. Understanding, once per new incident (its first item speaks for the group).
+        # 3. Understanding, once per new group (its first item speaks for the group), and each report's figures.
         t0 = _mark()
         understood = self._understand_many([g[0].item for g in groups])
+        for g, u in zip(groups, understood):
+            g[0].facts = u.facts or None  # read by the understanding already
+        leaders = {id(g[0]) for g in groups}
+        for p in fresh:
+            if id(p) not in leaders:
+                p.facts = _facts_of(p.item)
         self.timings.add("understand", t0)
+
+        # 4. One incident per real event: a new group about an event (explosion, fire…) joins the open
+        # incident of the same event — other wording, another aspect, a rising toll (monitor.dedupe.events).
         t0 = _mark()
-        incident_rows = [_incident_row([p.item for p in g], u, now) for g, u in zip(groups, understood)]
+        groups, understood, signatures = await self._join_events(tx, groups, understood, now, touched, stats)
+        self.timings.add("event grouping", t0)
+        t0 = _mark()
+        incident_rows = [_incident_row([p.item for p in g], u, now, s, self._transfer(u))
+                         for g, u, s in zip(groups, understood, signatures)]
         ids = await tx.incidents.insert_many_fast(incident_rows)
         for p in fresh:
             if p.group is not None:
@@ -317,7 +340,8 @@ class Pipeline:
             else:
                 touched.add(p.incident_id)  # an incident that existed before: its heat changes
         # a new incident's heat was computed from its group by _incident_row
-        rows = [_item_row(p.item, p.digest, now, p.incident_id, p.reason, p.domain, p.confidence) for p in fresh]
+        rows = [_item_row(p.item, p.digest, now, p.incident_id, p.reason, p.domain, p.confidence, p.facts)
+                for p in fresh]
         # novel items are the ones with a signature, in order: their bytes in one conversion, not one per row
         minhashes = iter(minhash.rows_to_bytes(novel_sigs) if novel else ())
         for row, p in zip(rows, fresh):
@@ -335,6 +359,16 @@ class Pipeline:
         self.timings.add("store", t0)
         t0 = _mark()
         stats.deadlines += await self._open_deadlines(tx, ids, incident_rows, now)
+        await self._alert_new(tx, ids, incident_rows, understood, now)
+        # An incident is graded from all its reports: one that gained figures (a rising toll, a later report
+        # of a group) is graded again.
+        sizes = {}
+        for p in fresh:
+            sizes[p.incident_id] = sizes.get(p.incident_id, 0) + 1
+        new_ids = set(ids)
+        regrade = {p.incident_id for p in fresh if p.facts and (p.incident_id not in new_ids or sizes[p.incident_id] > 1)}
+        if regrade:
+            await self._accumulate(tx, regrade, {i for p, i in zip(fresh, item_ids) if p.facts}, now)
         self.timings.add("deadlines", t0)
 
     async def _apply_heat(self, tx: Tx, incident_ids: set[int], now: datetime) -> None:
@@ -351,16 +385,144 @@ class Pipeline:
             level, reasons = adjust(Severity(severity), heat, areas, self.heat)
             if level > severity:
                 incident = await tx.incidents.get(incident_id)  # the whole row only for a raise (rare)
-                await tx.incidents.update(incident_id, {"reasons": [*incident.reasons, *(r.as_dict() for r in reasons)]})
-                await self.book.regrade(tx, incident, level, "system:heat", reasons[0].text, now)
+                why = [*(r for r in incident.reasons if r.get("stage") == "severity"), *(r.as_dict() for r in reasons)]
+                await self.book.regrade(tx, incident, level, "system:heat", reasons[0].text, now, why)
                 await tx.audit.append(now, "system:heat", "incident.regraded", "incident", incident_id,
                                       {"from": incident.level.zh, "to": level.zh, "reason": reasons[0].text})
+
+    def _conflict(self, p: _Prepared, candidate: minhash.Candidate, stored: dict[int, dict],
+                  places: dict[int, str]) -> bool:
+        """Whether two texts alike in wording name different places or organisations (monitor.dedupe.events)."""
+        if isinstance(candidate.incident, _Prepared):
+            other = candidate.incident.item
+            title, body = other.title, _with_location(other)
+        else:
+            row = stored[candidate.ref]
+            place = places.get(candidate.ref, "")
+            title, body = row["title"], row["body"] + (f"\n{place}" if place else "")
+        why = events.conflicts(self.events.signature(_text_of(p.item), ""),
+                               self.events.signature(prepare(title, body), ""))
+        if why:
+            self.counts["near-duplicates refused"] = self.counts.get("near-duplicates refused", 0) + 1
+        return why is not None
+
+    def _transfer(self, u: Understanding) -> str:
+        """An event outside the jurisdiction is transferred (转办) to the upper level, which names who answers."""
+        if u.route_rule != "outside":
+            return ""
+        j = self.understander.router.j
+        return j.upper or j.office
+
+    async def _join_events(self, tx: Tx, groups: list[list[_Prepared]], understood: list[Understanding],
+                           now: datetime, touched: set[int], stats: ImportStats):
+        """Groups that report an event already open (stored, or earlier in this batch) join it. Returns the
+        groups that remain new incidents, their understanding and their event signatures."""
+        signatures = [self.events.signature(_text_of(g[0].item), u.region) for g, u in zip(groups, understood)]
+        if all(s.kind == "routine" for s in signatures):
+            return groups, understood, signatures
+        stored = [events.Candidate(i, events.Signature.from_dict(e), first, last)
+                  for i, e, first, last in await tx.incidents.open_events(now - events.HORIZON)]
+        kept: list[int] = []
+        batch: dict[int, events.Candidate] = {}  # new groups of this batch about an event, by group
+        grown: dict[int, events.Signature] = {}  # stored events that gained a report: their merged signature
+        for gi, (g, sig) in enumerate(zip(groups, signatures)):
+            at = min((p.item.occurred_at or now) for p in g)
+            last = max((p.item.occurred_at or now) for p in g)
+            found = events.match(sig, at, [*stored, *batch.values()])
+            if found is None:
+                kept.append(gi)
+                if sig.kind != "routine":
+                    batch[gi] = events.Candidate(("group", gi), sig, at, last)
+                continue
+            candidate, reason = found
+            stats.near_duplicates += len(g)
+            merged = events.merge(candidate.signature, sig)
+            if isinstance(candidate.key, tuple):  # an earlier new group of this batch
+                target = candidate.key[1]
+                for p in g:
+                    p.reason = reason
+                groups[target].extend(g)
+                signatures[target] = merged
+                batch[target] = events.Candidate(candidate.key, merged, min(candidate.first_seen, at),
+                                                 max(candidate.last_seen, last))
+            else:
+                for p in g:
+                    p.group, p.incident_id, p.reason = None, candidate.key, reason
+                touched.add(candidate.key)
+                grown[candidate.key] = merged
+                stored = [events.Candidate(c.key, merged, c.first_seen, max(c.last_seen, last))
+                          if c.key == candidate.key else c for c in stored]
+        for incident_id, sig in grown.items():
+            await tx.incidents.update(incident_id, {"event": sig.as_dict()})
+        out = [groups[i] for i in kept]
+        for new, g in enumerate(out):
+            for p in g:
+                p.group = new
+        return out, [understood[i] for i in kept], [signatures[i] for i in kept]
+
+    async def _accumulate(self, tx: Tx, incident_ids: set[int], new_items: set[int], now: datetime) -> None:
+        """Grade incidents again from the figures of all their reports (monitor.understanding.severity.merge_facts).
+        A higher grade opens the deadlines it needs, counted from first seen; a lower reading never cancels
+        one — the incident goes to triage with the reason, and a person lowers it."""
+        policy = self.understander.severity_policy
+        by_incident = await tx.items.facts_for(incident_ids)
+        incidents = await tx.incidents.get_many(incident_ids)
+        for incident_id, incident in sorted(incidents.items()):
+            reports = by_incident.get(incident_id, [])
+            if incident.status != "open" or not reports:
+                continue
+            merged = severity_rules.merge_facts([severity_rules.Facts.from_dict(f) for _, f in reports])
+            before = severity_rules.merge_facts([severity_rules.Facts.from_dict(f) for i, f in reports
+                                                 if i not in new_items])
+            now_says = severity_rules.assess_facts(merged, incident.sensitive_areas, policy)
+            said = severity_rules.assess_facts(before, incident.sensitive_areas, policy).level
+            other = [r for r in incident.reasons if r.get("stage") != "severity"]
+            values: dict = {}
+            if now_says.level > incident.level:
+                why = f"综合{len(reports)}条报告：{now_says.reasons[0].text}"
+                reasons = [{"stage": "severity", "text": why}, *(r.as_dict() for r in now_says.reasons[1:])]
+                await self.book.regrade(tx, incident, now_says.level, "system:facts", why, now, reasons)
+                values["reasons"] = [*other, *reasons]
+                await tx.audit.append(now, "system:facts", "incident.regraded", "incident", incident_id,
+                                      {"from": incident.level.zh, "to": now_says.level.zh, "reason": why})
+                incident.severity = int(now_says.level)
+            elif now_says.level < said and said > now_says.level:
+                # a later report reads lower (an official correction, a lower toll): a person decides
+                note = (f"新报告的数字对应{now_says.level.zh}，低于此前的{said.zh}（当前{incident.level.zh}）："
+                        "请人工核实后决定是否降级")
+                values = {"triage": "pending", "reasons": [*incident.reasons, {"stage": "triage", "text": note}]}
+                await tx.incidents.update(incident_id, values)
+                await tx.audit.append(now, "system:facts", "incident.triage", "incident", incident_id, {"reason": note})
+                continue
+            if now_says.triage_reason and incident.level >= Severity.MAJOR and incident.triage == "none":
+                note = f"{now_says.triage_reason}：待人工研判"
+                await tx.incidents.update(incident_id, {"triage": "pending", "reasons": [
+                    *(values.get("reasons") or incident.reasons), {"stage": "triage", "text": note}]})
+
+    async def _alert_new(self, tx: Tx, ids: list[int], rows: list[dict], understood: list[Understanding],
+                         now: datetime) -> None:
+        """At once, not on a deadline: events outside the jurisdiction (to transfer; they may spill over) and
+        false information (clues for the cyberspace and police bodies, as the seeds require)."""
+        j = self.understander.router.j
+        for incident_id, row, u in zip(ids, rows, understood):
+            level = Severity(row["severity"])
+            if row["transfer"] and level >= Severity.LARGER:
+                text = (f"【舆情哨兵】辖区外{level.zh}事件 #{incident_id}：{row['title']}\n事发地：{row['region']}，"
+                        f"不属本辖区，请转办至{row['transfer']}，并关注是否波及本辖区。")
+                await alert(tx, incident_id, "transfer", text, ["duty_officer"], row["department"], level, now)
+            if u.response_type == "虚假不实信息":
+                for body in (j.cyberspace, j.police):
+                    if body:
+                        text = (f"【舆情哨兵】疑似虚假信息 #{incident_id}：{row['title']}\n"
+                                f"请{body}核查；涉嫌违法的线索依法处置。")
+                        await alert(tx, incident_id, f"rumour_{'police' if body == j.police else 'cyberspace'}",
+                                    text, ["responsible"], body, level, now)
 
     def _understand_many(self, items: list[RawItem]) -> list[Understanding]:
         batch = getattr(self.understander, "understand_many", None)
         if batch is not None:  # the understanding module's batch API, when it has one
-            return list(batch([(i.title, i.body) for i in items]))
-        return [self.understander.understand(i.title, i.body) for i in items]
+            return list(batch([(i.title, _with_location(i)) for i in items]))
+        return [self.understander.understand(i.title, _with_location(i)) for i in items]
 
     async def _open_deadlines(self, tx: Tx, ids: list[int], incident_rows: list[dict], now: datetime) -> int:
         rows, audit = [], []
@@ -370,6 +532,10 @@ class Pipeline:
             start = inc["published_at"] or inc["first_seen_at"]
             plans = deadline_rules.plan(self.rules, severity=Severity(inc["severity"]), kind=inc["kind"],
                                         domain=inc["domain"], starts_at=start, calendar=self.calendar)
+            if plans and inc["transfer"]:
+                note = {"stage": "deadline", "text": f"辖区外事件：转办至{inc['transfer']}，不开启本辖区期限"}
+                await tx.incidents.update(incident_id, {"reasons": [*inc["reasons"], note]})
+                continue
             if plans and start < oldest:
                 note = {"stage": "deadline", "text": f"首次发现于{self.horizon.describe_zh()}之前（历史数据），未开启期限"}
                 await tx.incidents.update(incident_id, {"reasons": [*inc["reasons"], note]})
@@ -442,6 +608,7 @@ class _Prepared:
     same_as: "_Prepared | None" = None  # an earlier record of this batch with the same text
     domain: str = ""
     confidence: float = 0.0
+    facts: dict | None = None  # the figures this report states (most state none)
 
 
 def _grams_of(p: "_Prepared"):
@@ -517,18 +684,32 @@ def _jsonable(value):
 
 
 def _item_row(item: RawItem, digest: str, now: datetime, incident_id: int, reason: str,
-              domain: str = "", confidence: float = 0.0) -> dict:
+              domain: str = "", confidence: float = 0.0, facts: dict | None = None) -> dict:
     return {
         "source": item.source, "external_id": item.external_id, "content_hash": digest, "title": item.title,
         "body": item.body, "location": item.location, "reporter": item.reporter, "channel": item.channel,
         "handler": item.handler, "status": item.status, "likes": item.likes, "reply": item.reply,
         "replied_at": item.replied_at, "occurred_at": item.occurred_at, "received_at": now, "updated_at": now,
         "domain": domain, "domain_confidence": confidence, "incident_id": incident_id, "group_reason": reason,
-        "raw": item.extra.get("cells", {}),
+        "raw": item.extra.get("cells", {}), "facts": facts or None,
     }
 
 
-def _incident_row(group: list[RawItem], u: Understanding, now: datetime) -> dict:
+def _with_location(item: RawItem) -> str:
+    """The body with the reported place (a 12345 export's 地址 column): routing and event grouping read both."""
+    return f"{item.body}\n{item.location}" if item.location else item.body
+
+
+def _text_of(item: RawItem) -> str:
+    return prepare(item.title, _with_location(item))
+
+
+def _facts_of(item: RawItem) -> dict | None:
+    return severity_rules.extract_facts(_text_of(item)).as_dict() or None
+
+
+def _incident_row(group: list[RawItem], u: Understanding, now: datetime, event: "events.Signature | None" = None,
+                  transfer: str = "") -> dict:
     first = group[0]
     if len(group) == 1:  # most new incidents: the same values without four generator passes
         seen = last = first.occurred_at or now
@@ -549,4 +730,5 @@ def _incident_row(group: list[RawItem], u: Understanding, now: datetime) -> dict
         "first_seen_at": seen, "last_seen_at": last,
         "published_at": seen if u.kind == "policy" else None, "item_count": len(group),
         "reporter_count": reporters, "likes": likes, "created_at": now, "updated_at": now,
+        "event": event.as_dict() if event is not None and event.kind != "routine" else None, "transfer": transfer,
     }

@@ -39,6 +39,9 @@ class Service:
         incident = await tx.incidents.get(incident_id)
         if incident is None:
             raise NotFound(f"没有事件 #{incident_id} (no such incident)")
+        if incident.status == "merged":  # its items, evidence and deadlines are the survivor's now
+            raise ServiceError(f"事件 #{incident_id} 已并入事件 #{incident.merged_into}，请对事件 #{incident.merged_into} "
+                               f"操作 (merged into incident {incident.merged_into})", 409)
         return incident
 
     @staticmethod

@@ -4,6 +4,7 @@ that records what arrives and when, a config with fast escalation steps, and `yu
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import socket
 import sys
@@ -36,6 +37,11 @@ def write_config(tmp: Path, hook_url: str, steps: list[str], rules: dict[str, st
     return path
 
 
+_NAMES = "华兴宏达恒泰永安鑫源长城东方瑞丰金鼎天成"  # 20 distinct characters
+# 1,140 company names, no two sharing more than one character: distinct names, not spellings of one
+_COMPANIES = list(itertools.combinations(_NAMES, 3))
+
+
 def write_incidents(tmp: Path, n: int, spread: timedelta = timedelta(0), start: datetime | None = None) -> Path:
     """n major incidents (deaths ≥ 10), first seen from `start` (default now) over `spread`."""
     import random
@@ -46,9 +52,12 @@ def write_incidents(tmp: Path, n: int, spread: timedelta = timedelta(0), start: 
     with path.open("w", encoding="utf-8") as f:
         for i in range(n):
             seen = start + spread * (i / max(n - 1, 1))
-            # distinct text per incident, or near-duplicate clustering would rightly merge them
+            # distinct events: distinct text, or near-duplicate clustering would rightly merge them, and a
+            # company of its own, or event grouping would rightly take them for one explosion
             detail = "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(60))
-            f.write(json.dumps({"id": f"e{i}", "title": f"第{i}号仓库爆炸", "body": f"仓库爆炸造成{12 + i % 10}人死亡。{detail}",
+            company = "".join(_COMPANIES[i % len(_COMPANIES)]) + "物流公司"
+            f.write(json.dumps({"id": f"e{i}", "title": f"{company}仓库爆炸",
+                                "body": f"{company}仓库爆炸造成{12 + i % 10}人死亡。{detail}",
                                 "time": seen.isoformat()}, ensure_ascii=False) + "\n")
     return path
 

@@ -201,11 +201,11 @@ async def test_downgrade_rebuilds_item_bands_from_the_signatures(app, clock):
 
     await app.pipeline.ingest([RawItem("hotline", "GD1", "楼板开裂", COMPLAINT, occurred_at=clock.now()),
                                RawItem("hotline", "GD2", "路灯", OTHER, occurred_at=clock.now())], "hotline")
+    gd1 = await _item_id(app, "GD1")  # read with today's schema, before going back to 0004's
     try:
         assert await migrate(app.store.engine, "0004_collectors", action="downgrade") == "0004_collectors"
         async with app.store.engine.connect() as conn:
             rows = (await conn.execute(text("SELECT key, item_id FROM item_bands"))).all()
-        gd1 = await _item_id(app, "GD1")
         assert {k for k, i in rows if i == gd1} == set(_keys(COMPLAINT)[0].tolist())
         assert len({i for _, i in rows}) == 2
     finally:

@@ -7,13 +7,17 @@ import shutil
 from pathlib import Path
 
 from monitor.understanding.jurisdiction import load_jurisdiction
-from monitor.config.settings import BUNDLED_CONFIG, load_calendar, load_settings
+from monitor.config.settings import (BUNDLED_CONFIG, legal_gaps, line_for, load_calendar, load_settings,
+                                     read_yaml)
 
 
 def register(sub) -> None:
     p = sub.add_parser("check-config", help="检查配置文件 / validate a config file",
-                       description="检查配置文件及其引用的辖区、节假日文件。出错时列出 文件:行号: 键: 原因，退出码 2。\n"
-                       "Validate a config file and the files it names; errors give file:line: key: reason, exit 2.")
+                       description="检查配置文件及其引用的辖区、节假日文件。出错时列出 文件:行号: 键: 原因，退出码 2。"
+                       "缺少或弱于法定期限（5小时、24小时、3个工作日）的规则给出警告，退出码仍为 0。\n"
+                       "Validate a config file and the files it names; errors give file:line: key: reason, exit 2. "
+                       "Rules that drop or weaken a legal deadline (5 h, 24 h, 3 working days) are warned about "
+                       "(exit 0).")
     p.add_argument("path", help="配置文件 / config file")
     p.set_defaults(func=check_config)
 
@@ -50,10 +54,35 @@ def check_config(args) -> int:
     print(f"  辖区 jurisdiction: {jurisdiction.name}（{len(jurisdiction.departments)} 个部门 departments）")
     print(f"  来源 sources: {len(settings.sources)}  规则 rules: {len(settings.rules)}  "
           f"升级策略 policies: {len(settings.escalation_policies)}  渠道 channels: {len(settings.channels)}")
+    if settings.legal_defaults:
+        print("  规则 rules: 未配置，使用内置法定规则（5小时权威信息、24小时新闻发布会、3个工作日政策解读）"
+              " (no rules: in the config, the built-in legal rules apply: 5 h / 24 h / 3 working days)")
+    if settings.default_policies:
+        names = ", ".join(settings.default_policies)
+        print(f"  升级策略 policies: 使用内置默认 {names} (built-in default policies: {names})")
     print(f"  工作日历年份 calendar years: {min(calendar.years)}–{max(calendar.years)}")
     for name in missing:
         print(f"  提示 (note): 环境变量 {name} 未设置 (environment variable not set)")
+    for line in legal_warnings(settings, args.path):
+        print(line)
     return 0
+
+
+def legal_warnings(settings, path) -> list[str]:
+    """One line per legal rule (docs/design.md §1) that the config's own rules drop or weaken: Chinese first,
+    English after, naming the file and line. Warnings only: a deliberate local choice stays possible."""
+    if settings.legal_defaults:
+        return []
+    gaps = legal_gaps(settings.rules)
+    if not gaps:
+        return []
+    _, lines = read_yaml(Path(path))
+    out = []
+    for gap in gaps:
+        where = ("rules",) if gap.index is None else ("rules", gap.index)
+        key = "rules" if gap.index is None else f"rules[{gap.index}]"
+        out.append(f"{path}:{line_for(lines, where)}: {key}: 警告：{gap.zh} / warning: {gap.en}")
+    return out
 
 
 def _secret_envs(settings):

@@ -1,4 +1,5 @@
-"""yuqing incidents split INCIDENT_ID ITEM_ID… [--actor NAME]"""
+"""yuqing incidents split INCIDENT_ID ITEM_ID… [--actor NAME]
+yuqing incidents merge INCIDENT_ID INCIDENT_ID… [--actor NAME] [--reason TEXT]"""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from monitor.cli.common import InputError, load_config, run
 
 
 def register(sub) -> None:
-    p = sub.add_parser("incidents", help="事件操作（拆分错误归并）/ incident actions (split a wrong grouping)")
+    p = sub.add_parser("incidents", help="事件操作（拆分、合并）/ incident actions (split, merge)")
     isub = p.add_subparsers(dest="incidents_action", metavar="ACTION", required=True)
     s = isub.add_parser("split", help="把留言从事件中拆出为新事件 / move items out into a new incident",
                         description="归并有误时，把指定留言从事件中拆出，成为新事件（重新研判、开启期限）。\n"
@@ -15,6 +16,16 @@ def register(sub) -> None:
     s.add_argument("item_ids", type=int, nargs="+", metavar="ITEM_ID", help="留言编号 / item ids to move")
     s.add_argument("--actor", default="cli", help="操作人 / who does it (audit log)")
     s.set_defaults(func=lambda a: run(_split(a)))
+    m = isub.add_parser("merge", help="把同一事件的多个事件合并为一个 / merge incidents that are one event",
+                        description="同一真实事件被分成了多个事件时合并：保留最早发现的事件，其余事件的留言、证据、台账并入；"
+                        "保留最早的计时和最高等级，重复期限取消并注明原因。\n"
+                        "Merge incidents that are one real event into the one seen first: items, evidence and "
+                        "ledger lines move; the earliest clock and the highest severity are kept; duplicate "
+                        "deadlines are cancelled with the reason.")
+    m.add_argument("incident_ids", type=int, nargs="+", metavar="INCIDENT_ID", help="事件编号（至少两个）/ incident ids")
+    m.add_argument("--actor", default="cli", help="操作人 / who does it (audit log)")
+    m.add_argument("--reason", default="", help="合并理由 / why (audit log)")
+    m.set_defaults(func=lambda a: run(_merge(a)))
 
 
 async def _split(args) -> int:
@@ -30,3 +41,43 @@ async def _split(args) -> int:
         await app.close()
     print(f"已拆分 (split): 留言 {args.item_ids} 从事件 #{args.incident_id} 移入新事件 #{new_id}")
     return 0
+
+
+async def _merge(args) -> int:
+    from monitor.app import build
+    from monitor.regroup import MergeError, merge_incidents
+
+    if len(args.incident_ids) < 2:  # before opening the store
+        raise InputError("合并至少需要两个事件 (a merge needs at least two incidents)")
+    app = await build(load_config(args), args.db)
+    try:
+        result = await merge_incidents(app.pipeline, args.incident_ids, args.actor, args.reason)
+    except MergeError as exc:
+        raise InputError(str(exc)) from None
+    finally:
+        await app.close()
+    merged = "、".join(f"#{i}" for i in result.merged)
+    print(f"已合并 (merged): {merged} 并入事件 #{result.survivor}（保留最早发现的事件 / kept the incident seen first）")
+    print(f"  留言 {result.items_moved} 条移入；首次发现 {_local(result.first_seen_at)}；"
+          f"等级 {_zh(result.severity[1])}")
+    for d in result.deadlines:
+        state = {"open": "进行中", "satisfied": "已完成" + ("（按时）" if d["on_time"] else "（逾期）")}[d["state"]]
+        dup = "、".join(f"#{i}" for i in d["cancelled_on"])
+        print(f"  期限 {d['rule']}：到期 {_local(d['due_at'])}，{state}"
+              + (f"；取消重复期限（{dup}）" if dup else "")
+              + (f"；证据来自事件 #{d['evidence_from']}" if d["evidence_from"] not in (None, result.survivor) else ""))
+    return 0
+
+
+def _local(value) -> str:
+    from datetime import datetime
+
+    from monitor.core.clock import fmt_local
+
+    return fmt_local(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
+def _zh(severity: int) -> str:
+    from monitor.core.model import Severity
+
+    return Severity(severity).zh

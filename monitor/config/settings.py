@@ -9,7 +9,8 @@ from __future__ import annotations
 import difflib
 import os
 from importlib import resources
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -21,6 +22,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    PrivateAttr,
     ValidationError,
     model_validator,
 )
@@ -173,6 +175,120 @@ class UserConfig(Strict):
     email: str | None = None
 
 
+# --------------------------------------------------------------------------- the law, built in
+# docs/design.md §1: a 特别重大/重大 incident gets authoritative information within 5 hours and a press
+# conference within 24 hours; a policy document gets its interpretation within 3 working days. A config that
+# names no `rules:` gets exactly these (the same names, titles and evidence as the bundled demo.yaml), so
+# leaving the key out can never switch the law off; `yuqing check-config` warns when a config that names its
+# own rules drops or weakens one of them (legal_gaps).
+LEGAL_RULES: tuple[RuleConfig, ...] = tuple(RuleConfig.model_validate(r) for r in (
+    {"name": "authoritative_release", "title": "5小时内发布权威信息", "applies_to": {"severity_at_least": "重大"},
+     "due": "5h", "satisfied_by": "release", "escalation": "major_incident"},
+    {"name": "press_conference", "title": "24小时内举行新闻发布会", "applies_to": {"severity_at_least": "重大"},
+     "due": "24h", "satisfied_by": "press_conference", "escalation": "major_incident"},
+    {"name": "policy_interpretation", "title": "3个工作日内发布政策解读", "applies_to": {"kind": "policy"},
+     "due": "3wd", "satisfied_by": "interpretation", "escalation": "routine"},
+))
+# Escalation policies under these names are built in: each one the config does not define itself is added, so
+# the legal rules (and a rule of the config that names one of them) always remind someone. A reminder whose
+# roles resolve to nobody lands on the dashboard (monitor/deadlines/sweeper.py).
+DEFAULT_ESCALATION_POLICIES: dict[str, tuple[EscalationStep, ...]] = {
+    name: tuple(EscalationStep.model_validate(s) for s in steps) for name, steps in {
+        "major_incident": (
+            {"at": "-2h", "notify": ["responsible"]},
+            {"at": "-30m", "notify": ["responsible", "duty_officer"]},
+            {"at": "0s", "notify": ["duty_officer", "office_leader"]},
+            {"at": "+1h", "notify": ["office_leader"], "repeat": "1h"},
+        ),
+        "routine": (
+            {"at": "-1wd", "notify": ["responsible"]},
+            {"at": "0s", "notify": ["responsible", "duty_officer"]},
+        ),
+    }.items()
+}
+
+
+def legal_rules() -> list[RuleConfig]:
+    return [r.model_copy(deep=True) for r in LEGAL_RULES]
+
+
+def default_escalation_policies() -> dict[str, list[EscalationStep]]:
+    return {name: [s.model_copy(deep=True) for s in steps] for name, steps in DEFAULT_ESCALATION_POLICIES.items()}
+
+
+@dataclass(frozen=True)
+class LegalGap:
+    """A legal rule that a config's own `rules:` drop (index None) or weaken (index of the weaker rule)."""
+
+    rule: str  # the legal rule's name
+    index: int | None
+    zh: str
+    en: str
+
+
+_DAY = timedelta(days=1)
+
+
+def legal_gaps(rules: list[RuleConfig]) -> list[LegalGap]:
+    """Where `rules` fall short of the law (pure). A config rule stands for a legal rule when it has its name
+    or closes with the same evidence (`satisfied_by`); the law is met when one such rule applies at least as
+    widely and is due no later. Otherwise each candidate is reported with what makes it weaker."""
+    out: list[LegalGap] = []
+    for law in LEGAL_RULES:
+        candidates = [(i, r) for i, r in enumerate(rules)
+                      if r.name == law.name or r.satisfied_by == law.satisfied_by]
+        if not candidates:
+            out.append(LegalGap(law.name, None, f"缺少法定规则「{law.title}」（{law.name}），{_scope_zh(law)}将不开启该期限",
+                                f"the legal rule {law.name} ({_law_en(law)}) is missing: no such deadline will open"))
+            continue
+        weaknesses = [(i, r, _weaker(law, r)) for i, r in candidates]
+        if any(not w for _, _, w in weaknesses):
+            continue
+        for i, r, w in weaknesses:
+            out.append(LegalGap(law.name, i, f"规则 {r.name} 弱于法定「{law.title}」：" + "；".join(zh for zh, _ in w),
+                                f"rule {r.name} is weaker than the law ({_law_en(law)}): "
+                                + "; ".join(en for _, en in w)))
+    return out
+
+
+def _scope_zh(law: RuleConfig) -> str:
+    return "政策文件" if law.applies_to.kind == "policy" else f"{law.applies_to.severity_at_least.zh}及以上事件"
+
+
+def _law_en(law: RuleConfig) -> str:
+    scope = "a policy document" if law.applies_to.kind == "policy" else \
+        f"severity {law.applies_to.severity_at_least.zh} and above"
+    return f"{law.due} for {scope}"
+
+
+def _weaker(law: RuleConfig, rule: RuleConfig) -> list[tuple[str, str]]:
+    """What makes `rule` weaker than `law`: (Chinese, English) per point; empty when it is as strict."""
+    out: list[tuple[str, str]] = []
+    want, got = law.applies_to, rule.applies_to
+    if law.due.working_days:  # 3wd: a working-day count up to 3, or calendar time up to 3 days (never later)
+        longer = rule.due.amount > law.due.amount if rule.due.working_days else rule.due.timedelta() > law.due.amount * _DAY
+    else:  # hours: a working-day count can run past them
+        longer = rule.due.working_days or rule.due.timedelta() > law.due.timedelta()
+    if longer:
+        out.append((f"期限 {rule.due.describe_zh()} 长于法定 {law.due.describe_zh()}",
+                    f"due {rule.due} is longer than the law's {law.due}"))
+    if want.kind == "policy":
+        if got.kind == "incident":
+            out.append(("只适用于事件，不适用于政策文件", "applies to incidents, not to policy documents"))
+        if got.severity_at_least is not None and got.severity_at_least > Severity.GENERAL:
+            out.append((f"只适用于{got.severity_at_least.zh}及以上的政策文件",
+                        f"applies only to policies graded {got.severity_at_least.zh} and above"))
+    else:
+        if got.severity_at_least is not None and got.severity_at_least > want.severity_at_least:
+            out.append((f"只适用于{got.severity_at_least.zh}及以上，法定为{want.severity_at_least.zh}及以上",
+                        f"applies only from {got.severity_at_least.zh}, the law from {want.severity_at_least.zh}"))
+        if got.kind == "policy":
+            out.append(("只适用于政策文件，不适用于突发事件", "applies to policy documents only, not to incidents"))
+    if got.domains is not None:
+        out.append((f"只适用于领域 {'、'.join(got.domains) or '（空）'}", f"applies only to domains {got.domains}"))
+    return out
+
+
 class ChannelConfig(Strict):
     name: str
     # webhook: the generic JSON webhook of docs/design.md §5; log: shown on the duty dashboard only.
@@ -209,7 +325,10 @@ class Settings(Strict):
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
-    rules: list[RuleConfig] = Field(default_factory=list)
+    # Left out (or `rules:` with nothing under it): the legal rules, LEGAL_RULES. An explicit `rules: []` means
+    # none (check-config warns).
+    rules: list[RuleConfig] = Field(default_factory=legal_rules)
+    # DEFAULT_ESCALATION_POLICIES fill in every one of their names the config does not define.
     escalation_policies: dict[str, list[EscalationStep]] = Field(default_factory=dict)
     roster: list[RosterEntry] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)
@@ -217,9 +336,26 @@ class Settings(Strict):
 
     # Filled by load_settings, not by the YAML.
     path: Path | None = Field(default=None, exclude=True)
+    # What came from the built-in defaults rather than the config (check-config says so).
+    _legal_defaults: bool = PrivateAttr(False)
+    _default_policies: tuple[str, ...] = PrivateAttr(())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_rules(cls, data: Any) -> Any:
+        """`rules:` with nothing under it (every rule commented out) is a config that names no rules."""
+        if isinstance(data, dict) and "rules" in data and data["rules"] is None:
+            data = {k: v for k, v in data.items() if k != "rules"}
+        return data
 
     @model_validator(mode="after")
     def _references(self) -> "Settings":
+        self._legal_defaults = "rules" not in self.model_fields_set
+        self._default_policies = tuple(n for n in DEFAULT_ESCALATION_POLICIES if n not in self.escalation_policies)
+        if self._default_policies:
+            defaults = default_escalation_policies()
+            self.escalation_policies = {**self.escalation_policies,
+                                        **{n: defaults[n] for n in self._default_policies}}
         problems: list[tuple[tuple, str]] = []
         _unique(problems, "sources", [s.name for s in self.sources])
         _unique(problems, "rules", [r.name for r in self.rules])
@@ -255,6 +391,16 @@ class Settings(Strict):
         return self
 
     # -- derived
+    @property
+    def legal_defaults(self) -> bool:
+        """True when the config names no rules and the legal rules (LEGAL_RULES) apply."""
+        return self._legal_defaults
+
+    @property
+    def default_policies(self) -> tuple[str, ...]:
+        """Escalation policies taken from DEFAULT_ESCALATION_POLICIES because the config does not define them."""
+        return self._default_policies
+
     @property
     def base_dir(self) -> Path:
         """Relative paths in the config are relative to the config file (without one, the working directory)."""
@@ -362,7 +508,8 @@ def _data_path(data: Any, loc: tuple) -> tuple:
     return tuple(path)
 
 
-def _line_for(lines: dict[tuple, int], path: tuple) -> int:
+def line_for(lines: dict[tuple, int], path: tuple) -> int:
+    """The line of `path` in a file read by read_yaml, or of its nearest ancestor the file has."""
     for end in range(len(path), -1, -1):
         if path[:end] in lines:
             return lines[path[:end]]
@@ -447,10 +594,10 @@ def validate_yaml(path: Path, model: type[BaseModel]) -> tuple[Any, dict[tuple, 
             ctx_error = (err.get("ctx") or {}).get("error")
             if isinstance(ctx_error, _ReferenceErrors):
                 for loc, text in ctx_error.problems:
-                    out.append(f"{path}:{_line_for(lines, loc)}: {format_path(loc)}: {text}")
+                    out.append(f"{path}:{line_for(lines, loc)}: {format_path(loc)}: {text}")
                 continue
             p = _data_path(data, tuple(err["loc"]))
-            out.append(f"{path}:{_line_for(lines, p)}: {format_path(p)}: {_message(err, model, data, p)}")
+            out.append(f"{path}:{line_for(lines, p)}: {format_path(p)}: {_message(err, model, data, p)}")
         raise ConfigError(out) from None
     return obj, lines
 

@@ -129,6 +129,9 @@ class Incident:
     likes: int
     created_at: datetime
     updated_at: datetime
+    merged_into: int | None = None  # status "merged": the incident it was merged into (monitor.regroup)
+    transfer: str = ""  # outside the jurisdiction: the body it is transferred to (转办); no deadlines of ours
+    event: dict | None = None  # what tells the event apart (monitor.dedupe.events.Signature), None = routine
 
     @property
     def level(self) -> Severity:

@@ -33,6 +33,8 @@ class DeadlineBook:
                 "provisional_year": p.provisional_year, "created_at": now, "updated_at": now}
 
     def plan(self, incident: Incident, severity: Severity) -> list[DeadlinePlan]:
+        if incident.transfer:  # outside the jurisdiction: transferred, not ours to answer by these rules
+            return []
         start = incident.published_at or incident.first_seen_at
         return deadline_rules.plan(self.rules, severity=severity, kind=incident.kind, domain=incident.domain,
                                    starts_at=start, calendar=self.calendar)
@@ -48,9 +50,11 @@ class DeadlineBook:
         return [p.rule for p in plans]
 
     async def regrade(self, tx: Tx, incident: Incident, severity: Severity, actor: str, reason: str,
-                      now: datetime) -> dict:
+                      now: datetime, reasons: list[dict] | None = None) -> dict:
         """Set the severity. Raised: open the deadlines the level requires, counted from the original
-        first-seen time. Lowered: cancel open rule deadlines that no longer apply (promises stay)."""
+        first-seen time. Lowered: cancel open rule deadlines that no longer apply (promises stay).
+        The severity reasons shown are replaced by `reasons` (default: one line with `reason`), so what the
+        incident says always matches its grade."""
         old = incident.level
         existing = await tx.deadlines.for_incident(incident.id)
         plans = self.plan(incident, severity)
@@ -64,7 +68,11 @@ class DeadlineBook:
                                                  "close_reason": f"等级由{old.zh}调整为{severity.zh}：{reason}",
                                                  "updated_at": now}, {"state": "open"})
                 cancelled.append(d.rule)
-        await tx.incidents.update(incident.id, {"severity": int(severity), "updated_at": now})
+        kept = [r for r in incident.reasons if r.get("stage") != "severity"]
+        why = reasons or [{"stage": "severity", "text": f"{severity.zh}（{severity.roman}级）：{reason}"
+                                                       + ("" if actor.startswith("system:") else f"（{actor}）")}]
+        await tx.incidents.update(incident.id, {"severity": int(severity), "reasons": [*kept, *why],
+                                                "updated_at": now})
         await tx.incidents.add_correction({"incident_id": incident.id, "field": "severity", "old": old.zh,
                                            "new": severity.zh, "actor": actor, "at": now})
         return {"opened": opened, "cancelled": cancelled}

@@ -49,6 +49,8 @@ def build(incidents: list[Incident], deadlines: dict[int, list[Deadline]], entri
     rows = []
     counts: dict[str, Counter] = {}
     for inc in incidents:
+        if inc.status == "merged":
+            continue  # one event, one row: its deadlines and ledger lines are the survivor's (merged_into)
         ds = [d for d in deadlines.get(inc.id, []) if d.state != "cancelled"]
         outcomes = [outcome(d, now) for d in ds]
         for d, o in zip(ds, outcomes):

@@ -257,6 +257,27 @@ class ItemRepo(_Repo):
         )
         return [dict(r._mapping) for r in rows]
 
+    async def locations(self, item_ids: Sequence[int]) -> dict[int, str]:
+        """id → the reported place (地址), for the few near-duplicates checked against a place conflict."""
+        out: dict[int, str] = {}
+        for chunk in _chunks(sorted(set(item_ids))):
+            for i, loc in await self.conn.execute(select(items.c.id, items.c.location).where(items.c.id.in_(chunk))):
+                out[i] = loc or ""
+        return out
+
+    async def facts_for(self, incident_ids: Iterable[int]) -> dict[int, list[tuple[int, dict]]]:
+        """incident → [(item id, facts)] of its reports that state figures, oldest first."""
+        out: dict[int, list[tuple[int, dict]]] = {}
+        for chunk in _chunks(sorted(set(incident_ids))):
+            rows = await self.conn.execute(
+                select(items.c.incident_id, items.c.id, items.c.facts)
+                .where(items.c.incident_id.in_(chunk), items.c.facts.is_not(None))
+                .order_by(func.coalesce(items.c.occurred_at, items.c.received_at), items.c.id))
+            for incident_id, item_id, facts in rows:
+                if facts:
+                    out.setdefault(incident_id, []).append((item_id, facts))
+        return out
+
     async def count(self) -> int:
         return (await self.conn.execute(select(func.count()).select_from(items))).scalar_one()
 
@@ -331,7 +352,7 @@ class ItemRepo(_Repo):
                 f"SELECT {', '.join(names)} FROM items WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk))
             for r in rows:
                 row = dict(zip(names, r))
-                row["occurred_at"], row["received_at"] = _utc_text_value(r[6]), _utc_text_value(r[7])
+                row["occurred_at"], row["received_at"] = _utc_text_value(row["occurred_at"]), _utc_text_value(row["received_at"])
                 out[r[0]] = row
         return out
 
@@ -389,6 +410,15 @@ class ItemRepo(_Repo):
         )
         return {s: n for s, n in rows}
 
+    # -- merge (issue 15)
+    async def move_incident(self, from_incident: int, to_incident: int, reason: str, now: datetime) -> int:
+        """Move every item of one incident to another (a merge); returns how many moved."""
+        result = await self.conn.execute(
+            update(items).where(items.c.incident_id == from_incident),
+            {"incident_id": to_incident, "group_reason": reason[:300], "updated_at": now},
+        )
+        return result.rowcount
+
 
 class IncidentRepo(_Repo):
     async def insert_many(self, rows: list[dict]) -> list[int]:
@@ -437,6 +467,14 @@ class IncidentRepo(_Repo):
 
     async def update(self, incident_id: int, values: dict) -> None:
         await self.conn.execute(update(incidents).where(incidents.c.id == incident_id), values)
+
+    async def open_events(self, since: datetime) -> list[tuple[int, dict, datetime, datetime]]:
+        """(id, event signature, first seen, last seen) of open incidents about an event seen since `since`."""
+        rows = await self.conn.execute(
+            select(incidents.c.id, incidents.c.event, incidents.c.first_seen_at, incidents.c.last_seen_at)
+            .where(incidents.c.status == "open", incidents.c.event.is_not(None), incidents.c.last_seen_at >= since)
+            .order_by(incidents.c.id))
+        return [(i, e, f, last) for i, e, f, last in rows if e]
 
     async def refresh_stats(self, incident_ids: Iterable[int], now: datetime) -> None:
         """Heat from the items: how many, how many distinct reporters, likes, first/last seen."""
@@ -534,6 +572,15 @@ class IncidentRepo(_Repo):
     async def insert_many_fast(self, rows: list[dict]) -> list[int]:
         """insert_many for large batches (the importer): same result, without per-row statements on SQLite."""
         return await self._insert_many_ids(incidents, rows)
+
+    # -- merge (issue 15)
+    async def lock_many(self, ids: Iterable[int]) -> dict[int, Incident]:
+        """get_many, the rows locked until the transaction ends (PostgreSQL; SQLite has one writer anyway),
+        in id order so that two transactions locking overlapping sets cannot deadlock."""
+        stmt = select(incidents).where(incidents.c.id.in_(sorted(set(ids)))).order_by(incidents.c.id)
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        return {r.id: from_row(Incident, r._mapping) for r in await self.conn.execute(stmt)}
 
 
 def _utc(value):
@@ -641,6 +688,21 @@ class DeadlineRepo(_Repo):
             .where(deadlines.c.incident_id == incident_id, deadlines.c.state == "open")
             .values(department=department, updated_at=now)
         )
+        return result.rowcount
+
+    # -- merge (issue 15)
+    async def lock_for_incidents(self, incident_ids: Iterable[int]) -> list[Deadline]:
+        """Every deadline of these incidents, locked until the transaction ends (PostgreSQL: the sweeper then
+        waits rather than firing a step of a deadline being merged), by id."""
+        stmt = select(deadlines).where(deadlines.c.incident_id.in_(sorted(set(incident_ids)))).order_by(deadlines.c.id)
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        return [from_row(Deadline, r._mapping) for r in await self.conn.execute(stmt)]
+
+    async def move_evidence(self, from_incident: int, to_incident: int) -> int:
+        """Evidence recorded on one incident now belongs to another (a merge); returns how many rows."""
+        result = await self.conn.execute(
+            update(evidence).where(evidence.c.incident_id == from_incident).values(incident_id=to_incident))
         return result.rowcount
 
 
@@ -814,6 +876,13 @@ class LedgerRepo(_Repo):
                                              .order_by(ledger.c.responded_at)):
                 by_entry.setdefault(r.incident_id, []).append(dict(r._mapping))
         return found, by_deadline, by_entry
+
+    # -- merge (issue 15)
+    async def move(self, from_incident: int, to_incident: int) -> int:
+        """Ledger lines (responses, promises) of one incident now belong to another (a merge)."""
+        result = await self.conn.execute(
+            update(ledger).where(ledger.c.incident_id == from_incident).values(incident_id=to_incident))
+        return result.rowcount
 
 
 class PeopleRepo(_Repo):

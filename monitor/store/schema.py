@@ -85,7 +85,10 @@ incidents = Table(
     Column("id", Integer, primary_key=True),
     Column("title", Text, nullable=False),
     Column("kind", String(20), nullable=False, default="incident"),  # incident | policy
-    Column("status", String(20), nullable=False, default="open", index=True),  # open | closed
+    Column("status", String(20), nullable=False, default="open", index=True),  # open | closed | merged
+    # status "merged": the incident this one was merged into (monitor.regroup.merge_incidents). No foreign key:
+    # adding one would make SQLite rebuild the table, which other tables reference.
+    Column("merged_into", Integer),
     Column("triage", String(20), nullable=False, default="none", index=True),  # none|pending|accepted|corrected
     Column("domain", String(50), nullable=False, default=""),
     Column("domain_confidence", Float, nullable=False, default=0.0),
@@ -104,6 +107,10 @@ incidents = Table(
     Column("likes", Integer, nullable=False, default=0),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
+    # What tells this event from another (monitor.dedupe.events.Signature): types, places, entities; null for
+    # routine complaints, which group by text alone.
+    Column("event", JSON(none_as_null=True)),
+    Column("transfer", String(200), nullable=False, default=""),  # outside the jurisdiction: 转办 to this body
 )
 
 items = Table(
@@ -133,6 +140,9 @@ items = Table(
     Column("incident_id", Integer, ForeignKey("incidents.id"), index=True),
     Column("group_reason", String(300), nullable=False, default=""),
     Column("raw", JSON, nullable=False, default=dict),
+    # The casualty/loss figures this report states (monitor.understanding.severity.Facts): an incident is graded
+    # from all of its reports, so each report's reading is kept. Null when it states none (most).
+    Column("facts", JSON(none_as_null=True)),
     UniqueConstraint("source", "external_id"),
 )
 

@@ -20,6 +20,7 @@ from monitor.understanding import segment
 from monitor.understanding.classifier.domain import MODEL_PATH, DomainModel, KeywordClassifier, ModelError, Prediction
 from monitor.understanding.jurisdiction import Jurisdiction
 from monitor.core.model import Reason, Understanding
+from monitor.understanding.policy import is_policy
 from monitor.understanding.route import Router
 from monitor.config.settings import ConfigError
 from monitor.understanding.severity import SeverityPolicy, assess
@@ -73,8 +74,6 @@ def _fold(match: re.Match) -> str:
     return _narrow(match)
 
 
-_POLICY_MARKERS = ("政策解读", "印发", "实施办法", "管理办法", "通知》", "意见》", "条例", "暂行规定", "实施方案》")
-_POLICY = re.compile("|".join(map(re.escape, _POLICY_MARKERS)))  # one scan of the title instead of nine
 MAX_CLASSIFY_CHARS = 1200  # longer messages are classified on their beginning (segmentation is the cost)
 BATCH = 1000
 
@@ -147,10 +146,13 @@ class Understander:
         areas = self.lexicons.areas(found)
         topics = self.lexicons.topics(found, prediction.label, prediction.confidence)
         severity = assess(text, list(areas), self.severity_policy)
-        kind = "policy" if _POLICY.search(title) else "incident"
+        policy, policy_why = is_policy(title, text)
+        kind = "policy" if policy else "incident"
         route = self.router.route(text, prediction.label, prediction.confidence, kind, list(areas), list(topics),
                                   found, emergency=severity.facts.any)
         reasons: list[Reason] = [*prediction.reasons, *route.reasons, *severity.reasons]
+        if policy_why:
+            reasons.append(Reason("classify", policy_why))
         if areas:
             reasons.append(Reason("severity", "敏感领域：" + "；".join(
                 f"{a}（{'、'.join(t[:3])}）" for a, t in areas.items())))
@@ -158,13 +160,14 @@ class Understander:
             reasons.append(Reason("classify", "涉及类别：" + "、".join(topics)))
         response_type, why = self.lexicons.response_type(found, severity.level)
         reasons.append(Reason("response", f"建议回应类型「{response_type}」：{why}"))
-        triage_reason = ""
+        # a grade that rests on uncertain figures comes first: it may decide a legal 5-hour deadline
+        triage = [severity.triage_reason] if severity.triage_reason else []
         if prediction.confidence < self.min_confidence:
-            triage_reason = f"领域置信度 {prediction.confidence:.2f} 低于 {self.min_confidence:.2f}"
+            triage.append(f"领域置信度 {prediction.confidence:.2f} 低于 {self.min_confidence:.2f}")
         elif route.ambiguous:
-            triage_reason = "分办不明确"
-        if triage_reason:
-            reasons.append(Reason("triage", f"{triage_reason}：待人工研判"))
+            triage.append("分办不明确")
+        reasons += [Reason("triage", f"{t}：待人工研判") for t in triage]
+        triage_reason = "；".join(triage)
         return Understanding(
             domain=prediction.label,
             domain_confidence=prediction.confidence,

@@ -1,4 +1,5 @@
-"""JSON API: /api/v1/incidents[?status=open], /api/v1/incidents/{id}."""
+"""JSON API: /api/v1/incidents[?status=open], /api/v1/incidents/{id} (a merged one names the incident it went
+to in `merged_into`)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ def incident_json(incident) -> dict:
 async def list_incidents(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     status = request.query.get("status")
-    if status not in (None, "open", "closed"):
-        return web.json_response({"error": "status: use open or closed"}, status=400)
+    if status not in (None, "open", "closed", "merged"):
+        return web.json_response({"error": "status: use open, closed or merged"}, status=400)
     try:
         limit = min(int(request.query.get("limit", "200")), 1000)
         offset = int(request.query.get("offset", "0"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from monitor.web import api, ingest, pages, split_api, triage_api
+from monitor.web import api, ingest, pages, regroup_api, triage_api
 from monitor.web.auth import APP_KEY
 
 
@@ -19,6 +19,6 @@ def create_app(app) -> web.Application:
     web_app.router.add_static("/static", Path(__file__).parent / "static")
     api.add_routes(web_app)
     triage_api.add_routes(web_app)
-    split_api.add_routes(web_app)
+    regroup_api.add_routes(web_app)
     ingest.add_routes(web_app)
     return web_app

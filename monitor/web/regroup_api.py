@@ -1,0 +1,80 @@
+"""A person corrects the grouping (monitor.regroup), authenticated like every action (monitor.web.auth):
+
+POST /api/v1/incidents/{id}/split {"item_ids": [...], "actor"?}              → 201 {"incident_id", "new_incident_id", "item_ids"}
+POST /api/v1/incidents/{id}/merge {"incident_ids": [...], "actor", "reason"?} → 200, {id} survives
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from monitor.regroup import MergeError, SplitError, merge_incidents, split_incident
+from monitor.web.auth import APP_KEY, authorized
+
+
+def _json(value, status: int = 200) -> web.Response:
+    return web.json_response(value, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+def _error(message: str, status: int = 400) -> web.Response:
+    return _json({"error": message}, status)
+
+
+async def _request(request: web.Request, ids_key: str, what: str):
+    """(app, incident id, body, ids) of an authorised request, or the response that refuses it."""
+    denied = authorized(request)
+    if denied is not None:
+        return denied
+    try:
+        incident_id = int(request.match_info["id"])
+    except ValueError:
+        return _error("id: 事件编号须为整数 (must be an integer)")
+    try:
+        body = json.loads(await request.text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error("body: 不是有效的 JSON (not valid JSON)")
+    if not isinstance(body, dict):
+        return _error("body: 应为 JSON 对象 (expected a JSON object)")
+    ids = body.get(ids_key)
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        return _error(f"{ids_key}: 须为{what}编号列表，至少一个 (a non-empty list of {what} ids)")
+    return request.app[APP_KEY], incident_id, body, ids
+
+
+async def split(request: web.Request) -> web.Response:
+    got = await _request(request, "item_ids", "留言 item")
+    if isinstance(got, web.Response):
+        return got
+    app, incident_id, body, ids = got
+    actor = str(body.get("actor") or "api")[:100]
+    try:
+        new_id = await split_incident(app.pipeline, incident_id, ids, actor)
+    except SplitError as exc:
+        return _error(str(exc), 400 if "没有事件" not in str(exc) else 404)
+    return _json({"incident_id": incident_id, "new_incident_id": new_id, "item_ids": ids}, 201)
+
+
+async def merge(request: web.Request) -> web.Response:
+    got = await _request(request, "incident_ids", "要并入的事件 incident")
+    if isinstance(got, web.Response):
+        return got
+    app, incident_id, body, ids = got
+    actor, reason = body.get("actor"), body.get("reason")
+    if not isinstance(actor, str) or not actor.strip():
+        return _error("actor: 须填写操作人 (required string)")
+    if reason is not None and not isinstance(reason, str):
+        return _error("reason: 须为字符串 (must be a string)")
+    try:
+        result = await merge_incidents(app.pipeline, [incident_id, *ids], actor.strip()[:100],
+                                       (reason or "").strip()[:500], survivor=incident_id)
+    except MergeError as exc:
+        return _error(str(exc), exc.status)
+    app.escalator.wake()  # the kept deadlines may now be due earlier
+    return _json(result.as_json())
+
+
+def add_routes(web_app: web.Application) -> None:
+    web_app.router.add_post("/api/v1/incidents/{id}/split", split)
+    web_app.router.add_post("/api/v1/incidents/{id}/merge", merge)
