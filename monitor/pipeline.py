@@ -28,7 +28,8 @@ from monitor.config.settings import EscalationStep, RuleConfig
 from monitor.core.errors import Reject
 from monitor.store import Store, Tx
 from monitor.dedupe import events
-from monitor.deadlines.alerts import alert
+from monitor.deadlines.alerts import Alert
+from monitor.deadlines.alerts import queue as queue_alerts
 from monitor.understanding import severity as severity_rules
 from monitor.understanding.understander import Understander, prepare
 from monitor.core.workcal import WorkCalendar
@@ -315,7 +316,8 @@ class Pipeline:
 
         # 3. Understanding, once per new group (its first item speaks for the group), and each report's figures.
         t0 = _mark()
-        understood = self._understand_many([g[0].item for g in groups])
+        leader_texts = [_text_of(g[0].item) for g in groups]
+        understood = self.understander.understand_texts([g[0].item.title or "" for g in groups], leader_texts)
         for g, u in zip(groups, understood):
             g[0].facts = u.facts or None  # read by the understanding already
         leaders = {id(g[0]) for g in groups}
@@ -326,9 +328,8 @@ class Pipeline:
 
         # 4. One incident per real event: a new group about an event (explosion, fire…) joins the open
         # incident of the same event — other wording, another aspect, a rising toll (monitor.dedupe.events).
-        t0 = _mark()
-        groups, understood, signatures = await self._join_events(tx, groups, understood, now, touched, stats)
-        self.timings.add("event grouping", t0)
+        groups, understood, signatures = await self._join_events(tx, groups, understood, leader_texts, now, touched,
+                                                                 stats)
         t0 = _mark()
         incident_rows = [_incident_row([p.item for p in g], u, now, s, self._transfer(u))
                          for g, u, s in zip(groups, understood, signatures)]
@@ -394,17 +395,24 @@ class Pipeline:
                   places: dict[int, str]) -> bool:
         """Whether two texts alike in wording name different places or organisations (monitor.dedupe.events)."""
         if isinstance(candidate.incident, _Prepared):
-            other = candidate.incident.item
-            title, body = other.title, _with_location(other)
+            other = candidate.incident
+            theirs = self._place_sig(other, lambda: _text_of(other.item))
         else:
             row = stored[candidate.ref]
+            if p.item.location == places.get(candidate.ref, "") and p.title_norm == normalize(row["title"]) \
+                    and p.body_norm == normalize(row["body"]):
+                return False  # the same words at the same place (a re-submission under a new number)
             place = places.get(candidate.ref, "")
-            title, body = row["title"], row["body"] + (f"\n{place}" if place else "")
-        why = events.conflicts(self.events.signature(_text_of(p.item), ""),
-                               self.events.signature(prepare(title, body), ""))
+            theirs = self.events.signature(prepare(row["title"], row["body"] + (f"\n{place}" if place else "")), "")
+        why = events.conflicts(self._place_sig(p, lambda: _text_of(p.item)), theirs)
         if why:
             self.counts["near-duplicates refused"] = self.counts.get("near-duplicates refused", 0) + 1
         return why is not None
+
+    def _place_sig(self, p: _Prepared, text) -> "events.Signature":
+        if p.place_sig is None:  # read once per report, however many candidates it meets
+            p.place_sig = self.events.signature(text(), "")
+        return p.place_sig
 
     def _transfer(self, u: Understanding) -> str:
         """An event outside the jurisdiction is transferred (转办) to the upper level, which names who answers."""
@@ -414,44 +422,51 @@ class Pipeline:
         return j.upper or j.office
 
     async def _join_events(self, tx: Tx, groups: list[list[_Prepared]], understood: list[Understanding],
-                           now: datetime, touched: set[int], stats: ImportStats):
+                           texts: list[str], now: datetime, touched: set[int], stats: ImportStats):
         """Groups that report an event already open (stored, or earlier in this batch) join it. Returns the
         groups that remain new incidents, their understanding and their event signatures."""
-        signatures = [self.events.signature(_text_of(g[0].item), u.region) for g, u in zip(groups, understood)]
+        t_a = _mark()
+        routine = events.Signature()
+        signatures = []
+        for text, u in zip(texts, understood):  # most reports are routine complaints: no signature to read
+            signatures.append(self.events.signature(text, u.region) if self.events.may_be_event(text) else routine)
+        t_a = self.timings.add("events: signatures", t_a)
         if all(s.kind == "routine" for s in signatures):
             return groups, understood, signatures
-        stored = [events.Candidate(i, events.Signature.from_dict(e), first, last)
-                  for i, e, first, last in await tx.incidents.open_events(now - events.HORIZON)]
+        open_events = events.OpenEvents(
+            events.Candidate(i, events.Signature.from_dict(e), first, last)
+            for i, e, first, last in await tx.incidents.open_events(now - events.HORIZON))
+        t_a = self.timings.add("events: open events", t_a)
         kept: list[int] = []
-        batch: dict[int, events.Candidate] = {}  # new groups of this batch about an event, by group
         grown: dict[int, events.Signature] = {}  # stored events that gained a report: their merged signature
         for gi, (g, sig) in enumerate(zip(groups, signatures)):
+            if sig.kind == "routine":
+                kept.append(gi)
+                continue
             at = min((p.item.occurred_at or now) for p in g)
             last = max((p.item.occurred_at or now) for p in g)
-            found = events.match(sig, at, [*stored, *batch.values()])
-            if found is None:
+            found = events.match(sig, at, open_events.relevant(sig))
+            if found is None:  # a new event; later groups of this batch may join it
                 kept.append(gi)
-                if sig.kind != "routine":
-                    batch[gi] = events.Candidate(("group", gi), sig, at, last)
+                open_events.put(events.Candidate(("group", gi), sig, at, last))
                 continue
             candidate, reason = found
             stats.near_duplicates += len(g)
             merged = events.merge(candidate.signature, sig)
+            open_events.put(events.Candidate(candidate.key, merged, min(candidate.first_seen, at),
+                                             max(candidate.last_seen, last)))
             if isinstance(candidate.key, tuple):  # an earlier new group of this batch
                 target = candidate.key[1]
                 for p in g:
                     p.reason = reason
                 groups[target].extend(g)
                 signatures[target] = merged
-                batch[target] = events.Candidate(candidate.key, merged, min(candidate.first_seen, at),
-                                                 max(candidate.last_seen, last))
             else:
                 for p in g:
                     p.group, p.incident_id, p.reason = None, candidate.key, reason
                 touched.add(candidate.key)
                 grown[candidate.key] = merged
-                stored = [events.Candidate(c.key, merged, c.first_seen, max(c.last_seen, last))
-                          if c.key == candidate.key else c for c in stored]
+        t_a = self.timings.add("events: match", t_a)
         for incident_id, sig in grown.items():
             await tx.incidents.update(incident_id, {"event": sig.as_dict()})
         out = [groups[i] for i in kept]
@@ -504,25 +519,23 @@ class Pipeline:
         """At once, not on a deadline: events outside the jurisdiction (to transfer; they may spill over) and
         false information (clues for the cyberspace and police bodies, as the seeds require)."""
         j = self.understander.router.j
+        out: list[Alert] = []
         for incident_id, row, u in zip(ids, rows, understood):
             level = Severity(row["severity"])
             if row["transfer"] and level >= Severity.LARGER:
                 text = (f"【舆情哨兵】辖区外{level.zh}事件 #{incident_id}：{row['title']}\n事发地：{row['region']}，"
                         f"不属本辖区，请转办至{row['transfer']}，并关注是否波及本辖区。")
-                await alert(tx, incident_id, "transfer", text, ["duty_officer"], row["department"], level, now)
+                out.append(Alert(incident_id, "transfer", text, ("duty_officer",), row["department"], level))
             if u.response_type == "虚假不实信息":
-                for body in (j.cyberspace, j.police):
+                for kind, body in (("rumour_cyberspace", j.cyberspace), ("rumour_police", j.police)):
                     if body:
                         text = (f"【舆情哨兵】疑似虚假信息 #{incident_id}：{row['title']}\n"
                                 f"请{body}核查；涉嫌违法的线索依法处置。")
-                        await alert(tx, incident_id, f"rumour_{'police' if body == j.police else 'cyberspace'}",
-                                    text, ["responsible"], body, level, now)
+                        out.append(Alert(incident_id, kind, text, ("responsible",), body, level))
+        await queue_alerts(tx, out, now)
 
     def _understand_many(self, items: list[RawItem]) -> list[Understanding]:
-        batch = getattr(self.understander, "understand_many", None)
-        if batch is not None:  # the understanding module's batch API, when it has one
-            return list(batch([(i.title, _with_location(i)) for i in items]))
-        return [self.understander.understand(i.title, _with_location(i)) for i in items]
+        return self.understander.understand_texts([i.title or "" for i in items], [_text_of(i) for i in items])
 
     async def _open_deadlines(self, tx: Tx, ids: list[int], incident_rows: list[dict], now: datetime) -> int:
         rows, audit = [], []
@@ -609,6 +622,7 @@ class _Prepared:
     domain: str = ""
     confidence: float = 0.0
     facts: dict | None = None  # the figures this report states (most state none)
+    place_sig: object = None  # its event signature without the router's region, for near-duplicate conflicts
 
 
 def _grams_of(p: "_Prepared"):

@@ -21,6 +21,7 @@ from monitor.dedupe.events import Candidate, Reader, Signature, Windows, conflic
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "tests" / "data" / "events" / "scenarios.jsonl"
+DATA = SCENARIOS.parent
 T0 = datetime(2026, 1, 5, 9, 0)
 TARGET = 0.9
 
@@ -470,3 +471,18 @@ TYPICAL = [  # four everyday ~300-character reports: a hotline transcript, an of
     "门口拉横幅，我们不想把事情闹大，只想拿回自己的血汗钱，请领导帮帮我们。我们手里有考勤表和包工头签字的欠条，"
     "需要的话可以随时提供，联系电话已留给接线员，请尽快回复。\n团结街道",
 ]
+
+
+def test_the_quick_check_never_skips_a_report_that_is_more_than_routine(reader):
+    """may_be_event lets the pipeline skip reading most routine complaints: it must never skip an event."""
+    import json
+
+    from monitor.understanding.understander import prepare
+
+    texts = [prepare(r["title"], r["body"]) for r in map(json.loads, (DATA / "reports.jsonl").open(encoding="utf-8"))]
+    for sc in map(json.loads, (DATA / "scenarios.jsonl").open(encoding="utf-8")):
+        texts += [prepare(r["title"], r["body"]) for r in sc["reports"]]
+    texts += ["五是公交公司应经常进行演习，提高司机处理不良环境的能力", "小区门口两车相撞", "楼下烧烤店噪音扰民"]
+    skipped = [t for t in texts if not reader.may_be_event(t)]
+    assert skipped and all(reader.signature(t, "").kind == "routine" for t in skipped)
+    assert not reader.may_be_event("楼下烧烤店噪音扰民，请依法查处")

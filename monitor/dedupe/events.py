@@ -499,6 +499,19 @@ class Reader:
         words = list(terms)
         self._payload = [terms[w] for w in words]
         self._ac = ahocorasick_rs.AhoCorasick(words, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+        # Only a type word, a sign word or a pattern's trigger can make a report more than routine: one small
+        # automaton answers for most reports (routine complaints) without reading the whole signature.
+        self._eventful = ahocorasick_rs.AhoCorasick(sorted(
+            w for w, p in _BASE_TERMS.items() if p[0] in (_T, _S) or (p[0] == _M and p[1] == DRILL)))  # a drill is a type
+
+    def may_be_event(self, text: str) -> bool:
+        """False only when the signature would be routine (no type, no sign) whatever else the text names."""
+        text = text[:MAX_CHARS]
+        if self._eventful.find_matches_as_indexes(text):
+            return True
+        present = set(_TRIGGERS.find_matches_as_strings(text, overlapping=True))
+        return any(name[0] in "ts" and not present.isdisjoint(triggers) and rx.search(text)
+                   for name, triggers, rx in _PATTERNS)
 
     # ------------------------------------------------------------------------------------------------ signature
     def signature(self, text: str, region: str = "") -> Signature:
@@ -923,6 +936,31 @@ def _judge(sig: Signature, at: datetime, c: Candidate, w: Windows) -> _Option | 
         return f"{head}：{'，'.join(p for p in parts if p)}"
 
     return _Option(c, rank, tier, why)
+
+
+class OpenEvents:
+    """The open events a batch of reports is matched against, indexed by type: a report that names a type can
+    only join an event of the same or a compatible type, or one known so far only by its signs (see _judge), so
+    the others are never judged. Keeps the candidates' order."""
+
+    def __init__(self, candidates: Iterable[Candidate] = ()) -> None:
+        self.by_key: dict[object, Candidate] = {}
+        for c in candidates:
+            self.put(c)
+
+    def put(self, c: Candidate) -> None:
+        """Add an event, or replace the one with the same key (its merged signature)."""
+        self.by_key.pop(c.key, None)
+        self.by_key[c.key] = c
+
+    def relevant(self, sig: Signature) -> list[Candidate]:
+        if sig.kind != "incident":
+            return list(self.by_key.values())
+        types = sig.types
+        near = {y for (x, y), how in _COMPATIBLE_TYPES.items() if x in types and how}
+        return [c for c in self.by_key.values()
+                if c.signature.kind != "incident" or not c.signature.types.isdisjoint(types)
+                or not c.signature.types.isdisjoint(near)]
 
 
 def match(sig: Signature, at: datetime, candidates: Sequence[Candidate],

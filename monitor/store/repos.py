@@ -470,11 +470,13 @@ class IncidentRepo(_Repo):
 
     async def open_events(self, since: datetime) -> list[tuple[int, dict, datetime, datetime]]:
         """(id, event signature, first seen, last seen) of open incidents about an event seen since `since`."""
+        # no status in the WHERE: the partial index on last_seen_at (event IS NOT NULL) answers, and the few
+        # closed or merged events among recent ones are dropped here
         rows = await self.conn.execute(
-            select(incidents.c.id, incidents.c.event, incidents.c.first_seen_at, incidents.c.last_seen_at)
-            .where(incidents.c.status == "open", incidents.c.event.is_not(None), incidents.c.last_seen_at >= since)
-            .order_by(incidents.c.id))
-        return [(i, e, f, last) for i, e, f, last in rows if e]
+            select(incidents.c.id, incidents.c.event, incidents.c.first_seen_at, incidents.c.last_seen_at,
+                   incidents.c.status)
+            .where(incidents.c.event.is_not(None), incidents.c.last_seen_at >= since))
+        return sorted((i, e, f, last) for i, e, f, last, status in rows if e and status == "open")
 
     async def refresh_stats(self, incident_ids: Iterable[int], now: datetime) -> None:
         """Heat from the items: how many, how many distinct reporters, likes, first/last seen."""

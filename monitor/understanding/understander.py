@@ -137,9 +137,12 @@ class Understander:
         return self.understand_many([(title, body)])[0]
 
     def understand_many(self, pairs: list[tuple[str, str]]) -> list[Understanding]:
-        texts = [prepare(title, body) for title, body in pairs]
+        return self.understand_texts([title or "" for title, _ in pairs], [prepare(t, b) for t, b in pairs])
+
+    def understand_texts(self, titles: list[str], texts: list[str]) -> list[Understanding]:
+        """As understand_many, for texts already prepared (`prepare(title, body)`) by a caller that reads them too."""
         predictions = self.classify_many(texts)
-        return [self._one(title or "", text, p) for (title, _), text, p in zip(pairs, texts, predictions)]
+        return [self._one(title, text, p) for title, text, p in zip(titles, texts, predictions)]
 
     def _one(self, title: str, text: str, prediction: Prediction) -> Understanding:
         found = self.index.find(text)

@@ -21,9 +21,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('transfer', sa.String(200), server_default='', nullable=False))
     with op.batch_alter_table('items') as batch_op:
         batch_op.add_column(sa.Column('facts', sa.JSON(none_as_null=True), nullable=True))
+    op.create_index('ix_incidents_event_last_seen', 'incidents', ['last_seen_at'],
+                    sqlite_where=sa.text('event IS NOT NULL'), postgresql_where=sa.text('event IS NOT NULL'))
 
 
 def downgrade() -> None:
+    op.drop_index('ix_incidents_event_last_seen', table_name='incidents')
     # SQLite ≥ 3.35 drops a column in place; batch mode would rebuild the table, and DROP TABLE incidents fails
     # while other tables reference its rows (foreign_keys=ON)
     for table, column in (('items', 'facts'), ('incidents', 'transfer'), ('incidents', 'event')):
