@@ -467,6 +467,8 @@ class Pipeline:
                 touched.add(candidate.key)
                 grown[candidate.key] = merged
         t_a = self.timings.add("events: match", t_a)
+        self.counts["reports joined to an event"] = self.counts.get("reports joined to an event", 0) + \
+            sum(len(g) for g in groups) - sum(len(groups[i]) for i in kept)
         for incident_id, sig in grown.items():
             await tx.incidents.update(incident_id, {"event": sig.as_dict()})
         out = [groups[i] for i in kept]
@@ -480,6 +482,7 @@ class Pipeline:
         A higher grade opens the deadlines it needs, counted from first seen; a lower reading never cancels
         one — the incident goes to triage with the reason, and a person lowers it."""
         policy = self.understander.severity_policy
+        self.counts["incidents graded again"] = self.counts.get("incidents graded again", 0) + len(incident_ids)
         by_incident = await tx.items.facts_for(incident_ids)
         incidents = await tx.incidents.get_many(incident_ids)
         for incident_id, incident in sorted(incidents.items()):

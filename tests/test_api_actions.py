@@ -60,3 +60,14 @@ async def test_bad_requests_name_the_field(client):
     assert r.status == 404
     r = await client.post("/api/v1/incidents/1/explode", headers=AUTH, json={"actor": "a"})
     assert r.status in (404, 405)
+
+
+@pytest.mark.parametrize("path, body", [("/api/v1/incidents/1/split", {"item_ids": [1]}),
+                                        ("/api/v1/incidents/1/merge", {"incident_ids": [2], "actor": "zhang"}),
+                                        ("/api/v1/incidents/1/triage/accept", {"actor": "zhang"})])
+async def test_every_action_answers_alike_without_a_token(client, monkeypatch, path, body):
+    """One check for all actions (monitor.web.auth): split once answered 401 where the others answer 503."""
+    assert (await client.post(path, json=body)).status == 401
+    monkeypatch.delenv("YUQING_API_TOKEN")
+    r = await client.post(path, json=body, headers=AUTH)
+    assert r.status == 503 and "YUQING_API_TOKEN" in (await r.json())["error"]

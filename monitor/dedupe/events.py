@@ -501,17 +501,26 @@ class Reader:
         self._ac = ahocorasick_rs.AhoCorasick(words, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
         # Only a type word, a sign word or a pattern's trigger can make a report more than routine: one small
         # automaton answers for most reports (routine complaints) without reading the whole signature.
-        self._eventful = ahocorasick_rs.AhoCorasick(sorted(
-            w for w, p in _BASE_TERMS.items() if p[0] in (_T, _S) or (p[0] == _M and p[1] == DRILL)))  # a drill is a type
+        # Only a type word, a sign word, a drill or a pattern that finds a type or sign can make a report more
+        # than routine: one small automaton pass answers for most reports (routine complaints).
+        eventful = {w for w, p in _BASE_TERMS.items() if p[0] in (_T, _S) or (p[0] == _M and p[1] == DRILL)}
+        triggers = sorted({t for name, ts, _ in _PATTERNS if name[0] in "ts" for t in ts} - eventful)
+        self._quick_words = [*sorted(eventful), *triggers]
+        self._quick_eventful = len(eventful)  # words before this index decide at once
+        self._quick = ahocorasick_rs.AhoCorasick(self._quick_words, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+        self._quick_patterns = [(ts, rx) for name, ts, rx in _PATTERNS if name[0] in "ts"]
 
     def may_be_event(self, text: str) -> bool:
         """False only when the signature would be routine (no type, no sign) whatever else the text names."""
         text = text[:MAX_CHARS]
-        if self._eventful.find_matches_as_indexes(text):
+        found = self._quick.find_matches_as_indexes(text, overlapping=False)
+        if not found:
+            return False
+        if any(i < self._quick_eventful for i, _, _ in found):
             return True
-        present = set(_TRIGGERS.find_matches_as_strings(text, overlapping=True))
-        return any(name[0] in "ts" and not present.isdisjoint(triggers) and rx.search(text)
-                   for name, triggers, rx in _PATTERNS)
+        present = {self._quick_words[i] for i, _, _ in found}
+        present |= set(_TRIGGERS.find_matches_as_strings(text, overlapping=True))  # triggers inside longer words
+        return any(not present.isdisjoint(ts) and rx.search(text) for ts, rx in self._quick_patterns)
 
     # ------------------------------------------------------------------------------------------------ signature
     def signature(self, text: str, region: str = "") -> Signature:
