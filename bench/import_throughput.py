@@ -78,10 +78,10 @@ def generate(path: Path, n: int, seed: int = 20261123) -> dict:
         for i in range(n):
             roll = rng.random()
             if recent and roll < 0.08:
-                title, body = rng.choice(recent)
+                title, body, place = rng.choice(recent)  # the same complaint again: same words, same address
                 counts["exact"] += 1
             elif recent and roll < 0.15:
-                title, body = rng.choice(recent)
+                title, body, place = rng.choice(recent)
                 parts = sentences(body)
                 if len(parts) > 2:
                     parts.pop(rng.randrange(len(parts)))
@@ -96,13 +96,14 @@ def generate(path: Path, n: int, seed: int = 20261123) -> dict:
                 body = f"{place}{num}号附近，" + "".join(rng.choice(pool) for _ in range(4))
                 title = f"{place}{a[0]}"
                 counts["new"] += 1
-            recent.append((title, body))
+            recent.append((title, body, place))
             if len(recent) > 5000:
                 recent.pop(rng.randrange(len(recent)))
             # spread over 2026 whatever N is: the built-in working-day calendar ends with 2026
             at = start + timedelta(seconds=i * step + rng.randint(0, max(1, step - 1)))
+            # 事发地址 is where the complaint is (the place its text names), as a hotline operator fills it in
             w.writerow([f"GD{2026000000 + i}", title[:200], body[:2000], at.strftime("%Y-%m-%d %H:%M:%S"),
-                        rng.choice(PLACES), f"U{rng.randint(1, 10**6):07d}", rng.choice(["办理中", "已办结", "已受理"]),
+                        place, f"U{rng.randint(1, 10**6):07d}", rng.choice(["办理中", "已办结", "已受理"]),
                         rng.choice(["电话", "网站", "12345app", "微信"]), rng.choice([0, 0, 0, 1, 2, 5, 12])])
     return counts
 
