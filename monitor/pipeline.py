@@ -445,7 +445,7 @@ class Pipeline:
                 continue
             at = min((p.item.occurred_at or now) for p in g)
             last = max((p.item.occurred_at or now) for p in g)
-            found = events.match(sig, at, open_events.relevant(sig))
+            found = events.match(sig, at, open_events.relevant(sig, at))
             if found is None:  # a new event; later groups of this batch may join it
                 kept.append(gi)
                 open_events.put(events.Candidate(("group", gi), sig, at, last))

@@ -486,3 +486,18 @@ def test_the_quick_check_never_skips_a_report_that_is_more_than_routine(reader):
     skipped = [t for t in texts if not reader.may_be_event(t)]
     assert skipped and all(reader.signature(t, "").kind == "routine" for t in skipped)
     assert not reader.may_be_event("楼下烧烤店噪音扰民，请依法查处")
+
+
+def test_the_type_index_judges_the_same_events_as_all_of_them(reader, routed):
+    """OpenEvents hands match() only the events of a compatible type (and sign-only ones): the same answers."""
+    from monitor.dedupe.events import OpenEvents
+
+    sigs = [reader.signature(r["text"], r["region"]) for sc in routed for r in sc["reports"]]
+    candidates = [open_event(i, s) for i, s in enumerate(sigs[:120]) if s.kind != "routine"]
+    index = OpenEvents(candidates)
+    for s in sigs:
+        if s.kind == "routine":
+            continue
+        assert match(s, at(60), index.relevant(s)) == match(s, at(60), candidates)
+        for minutes in (60, 60 * 30, 60 * 24 * 5, 60 * 24 * 20):  # within and past the event windows
+            assert match(s, at(minutes), index.relevant(s, at(minutes))) == match(s, at(minutes), candidates)

@@ -950,26 +950,54 @@ def _judge(sig: Signature, at: datetime, c: Candidate, w: Windows) -> _Option | 
 class OpenEvents:
     """The open events a batch of reports is matched against, indexed by type: a report that names a type can
     only join an event of the same or a compatible type, or one known so far only by its signs (see _judge), so
-    the others are never judged. Keeps the candidates' order."""
+    the others are never judged. Keeps the order events were added in."""
 
     def __init__(self, candidates: Iterable[Candidate] = ()) -> None:
-        self.by_key: dict[object, Candidate] = {}
+        self.by_key: dict[object, tuple[int, Candidate]] = {}
+        self.by_type: dict[str, set[object]] = {}
+        self.untyped: set[object] = set()  # events known only by their signs
+        self._seq = 0
         for c in candidates:
             self.put(c)
 
     def put(self, c: Candidate) -> None:
         """Add an event, or replace the one with the same key (its merged signature)."""
-        self.by_key.pop(c.key, None)
-        self.by_key[c.key] = c
+        old = self.by_key.get(c.key)
+        if old is not None:
+            for ty in old[1].signature.types:
+                self.by_type[ty].discard(c.key)
+            self.untyped.discard(c.key)
+            seq = old[0]
+        else:
+            seq, self._seq = self._seq, self._seq + 1
+        self.by_key[c.key] = (seq, c)
+        if c.signature.kind == "incident":
+            for ty in c.signature.types:
+                self.by_type.setdefault(ty, set()).add(c.key)
+        else:
+            self.untyped.add(c.key)
 
-    def relevant(self, sig: Signature) -> list[Candidate]:
+    def relevant(self, sig: Signature, at: datetime | None = None, windows: "Windows | None" = None
+                 ) -> list[Candidate]:
+        """The events `sig` (reported `at`) could join: of a compatible type and, unless it looks back (事后),
+        within the event window (an older event is never joined: see _judge)."""
         if sig.kind != "incident":
-            return list(self.by_key.values())
-        types = sig.types
-        near = {y for (x, y), how in _COMPATIBLE_TYPES.items() if x in types and how}
-        return [c for c in self.by_key.values()
-                if c.signature.kind != "incident" or not c.signature.types.isdisjoint(types)
-                or not c.signature.types.isdisjoint(near)]
+            keys = self.by_key.keys()
+        else:
+            types = sig.types | {y for x in sig.types for y in _NEAR_TYPES.get(x, ())}
+            keys = set(self.untyped).union(*(self.by_type.get(ty, ()) for ty in types))
+        out = [c for _, c in sorted(self.by_key[k] for k in keys)] if keys else []
+        if at is not None and "事后" not in sig.marks:
+            w = windows or WINDOWS
+            reach = max(w.event, w.follow_up)
+            out = [c for c in out if _gap(at, c) <= reach]
+        return out
+
+
+_NEAR_TYPES: dict[str, frozenset[str]] = {}
+for (_x, _y), _how in _COMPATIBLE_TYPES.items():
+    if _how:
+        _NEAR_TYPES[_x] = _NEAR_TYPES.get(_x, frozenset()) | {_y}
 
 
 def match(sig: Signature, at: datetime, candidates: Sequence[Candidate],
