@@ -395,23 +395,21 @@ class Pipeline:
                   places: dict[int, str]) -> bool:
         """Whether two texts alike in wording name different places or organisations (monitor.dedupe.events)."""
         if isinstance(candidate.incident, _Prepared):
-            other = candidate.incident
-            theirs = self._place_sig(other, lambda: _text_of(other.item))
+            theirs = self._place_sig(candidate.incident)
         else:
-            row = stored[candidate.ref]
-            if p.item.location == places.get(candidate.ref, "") and p.title_norm == normalize(row["title"]) \
+            row, place = stored[candidate.ref], places.get(candidate.ref, "")
+            if p.item.location == place and p.title_norm == normalize(row["title"]) \
                     and p.body_norm == normalize(row["body"]):
                 return False  # the same words at the same place (a re-submission under a new number)
-            place = places.get(candidate.ref, "")
-            theirs = self.events.signature(prepare(row["title"], row["body"] + (f"\n{place}" if place else "")), "")
-        why = events.conflicts(self._place_sig(p, lambda: _text_of(p.item)), theirs)
+            theirs = self.events.signature(prepare(row["title"], _body_at(row["body"], place)), "")
+        why = events.conflicts(self._place_sig(p), theirs)
         if why:
             self.counts["near-duplicates refused"] = self.counts.get("near-duplicates refused", 0) + 1
         return why is not None
 
-    def _place_sig(self, p: _Prepared, text) -> "events.Signature":
+    def _place_sig(self, p: _Prepared) -> "events.Signature":
         if p.place_sig is None:  # read once per report, however many candidates it meets
-            p.place_sig = self.events.signature(text(), "")
+            p.place_sig = self.events.signature(_text_of(p.item), "")
         return p.place_sig
 
     def _transfer(self, u: Understanding) -> str:
@@ -494,28 +492,27 @@ class Pipeline:
                                                  if i not in new_items])
             now_says = severity_rules.assess_facts(merged, incident.sensitive_areas, policy)
             said = severity_rules.assess_facts(before, incident.sensitive_areas, policy).level
-            other = [r for r in incident.reasons if r.get("stage") != "severity"]
-            values: dict = {}
+            reasons = incident.reasons
             if now_says.level > incident.level:
                 why = f"综合{len(reports)}条报告：{now_says.reasons[0].text}"
-                reasons = [{"stage": "severity", "text": why}, *(r.as_dict() for r in now_says.reasons[1:])]
-                await self.book.regrade(tx, incident, now_says.level, "system:facts", why, now, reasons)
-                values["reasons"] = [*other, *reasons]
+                graded = [{"stage": "severity", "text": why}, *(r.as_dict() for r in now_says.reasons[1:])]
+                await self.book.regrade(tx, incident, now_says.level, "system:facts", why, now, graded)
                 await tx.audit.append(now, "system:facts", "incident.regraded", "incident", incident_id,
                                       {"from": incident.level.zh, "to": now_says.level.zh, "reason": why})
+                reasons = [*(r for r in reasons if r.get("stage") != "severity"), *graded]
                 incident.severity = int(now_says.level)
-            elif now_says.level < said and said > now_says.level:
+            elif now_says.level < said:
                 # a later report reads lower (an official correction, a lower toll): a person decides
                 note = (f"新报告的数字对应{now_says.level.zh}，低于此前的{said.zh}（当前{incident.level.zh}）："
                         "请人工核实后决定是否降级")
-                values = {"triage": "pending", "reasons": [*incident.reasons, {"stage": "triage", "text": note}]}
-                await tx.incidents.update(incident_id, values)
+                await tx.incidents.update(incident_id, {"triage": "pending",
+                                                        "reasons": [*reasons, {"stage": "triage", "text": note}]})
                 await tx.audit.append(now, "system:facts", "incident.triage", "incident", incident_id, {"reason": note})
                 continue
             if now_says.triage_reason and incident.level >= Severity.MAJOR and incident.triage == "none":
                 note = f"{now_says.triage_reason}：待人工研判"
-                await tx.incidents.update(incident_id, {"triage": "pending", "reasons": [
-                    *(values.get("reasons") or incident.reasons), {"stage": "triage", "text": note}]})
+                await tx.incidents.update(incident_id, {"triage": "pending",
+                                                        "reasons": [*reasons, {"stage": "triage", "text": note}]})
 
     async def _alert_new(self, tx: Tx, ids: list[int], rows: list[dict], understood: list[Understanding],
                          now: datetime) -> None:
@@ -712,13 +709,13 @@ def _item_row(item: RawItem, digest: str, now: datetime, incident_id: int, reaso
     }
 
 
-def _with_location(item: RawItem) -> str:
+def _body_at(body: str, location: str) -> str:
     """The body with the reported place (a 12345 export's 地址 column): routing and event grouping read both."""
-    return f"{item.body}\n{item.location}" if item.location else item.body
+    return f"{body}\n{location}" if location else body
 
 
 def _text_of(item: RawItem) -> str:
-    return prepare(item.title, _with_location(item))
+    return prepare(item.title, _body_at(item.body, item.location))
 
 
 def _facts_of(item: RawItem) -> dict | None:
