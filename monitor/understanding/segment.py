@@ -12,6 +12,7 @@ and identically without HMM. jieba stays as a fallback (`YUQING_TOKENIZER=jieba`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -97,10 +98,16 @@ def read_dict(path: Path) -> list[Entry]:
     return out
 
 
-# The bundled dictionaries, for callers without a loaded Understander (training, eval, feed filters).
+# The bundled dictionaries, for callers without a loaded Understander (training, eval, feed filters): looked
+# up once, not per call (for_lexicons reads and hashes the dictionary files).
+@functools.cache
+def _bundled() -> Segmenter:
+    return for_lexicons()
+
+
 def cut(text: str) -> list[str]:
-    return for_lexicons().cut(text)
+    return _bundled().cut(text)
 
 
 def tokens(text: str) -> list[str]:
-    return for_lexicons().tokens(text)
+    return _bundled().tokens(text)
