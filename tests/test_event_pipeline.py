@@ -74,3 +74,15 @@ async def test_false_information_alerts_the_cyberspace_and_police_bodies(app, cl
     assert {"rumour_cyberspace", "rumour_police"} <= kinds
     bodies = {m.payload["department"] for m in outbox}
     assert {"区委网信办", "区公安分局"} <= bodies
+
+
+async def test_a_routine_complaint_stores_no_event_and_no_facts(app, clock):
+    """SQL NULL, not JSON null: the open-events index covers only incidents about an event."""
+    from sqlalchemy import text
+
+    item = await _push(app, clock, "e1", "楼下烧烤店噪音扰民", "福海街道某小区楼下烧烤店营业到凌晨，噪音扰民。")
+    async with app.store.read() as tx:
+        event = (await tx.conn.execute(text("SELECT event FROM incidents WHERE id = :i"),
+                                       {"i": item["incident_id"]})).scalar_one()
+        facts = (await tx.conn.execute(text("SELECT facts FROM items WHERE id = :i"), {"i": item["id"]})).scalar_one()
+    assert event is None and facts is None

@@ -128,6 +128,8 @@ def _sqlite_processor(column_type, dialect):
     if isinstance(column_type, UtcDateTime):
         return _utc_text
     if isinstance(column_type, JSON) and dialect._json_serializer is None:
+        if column_type.none_as_null:  # None is SQL NULL here, as Core stores it (items.facts, incidents.event)
+            return lambda value: None if value is None else _json_text(value)
         return _json_text
     if isinstance(column_type, LargeBinary):
         return None  # sqlite3 stores bytes and memoryviews alike; SQLAlchemy's wrapper call cost more
