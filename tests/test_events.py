@@ -501,3 +501,25 @@ def test_the_type_index_judges_the_same_events_as_all_of_them(reader, routed):
         assert match(s, at(60), index.relevant(s)) == match(s, at(60), candidates)
         for minutes in (60, 60 * 30, 60 * 24 * 5, 60 * 24 * 20):  # within and past the event windows
             assert match(s, at(minutes), index.relevant(s, at(minutes))) == match(s, at(minutes), candidates)
+
+
+def test_the_index_never_drops_an_event_a_report_could_join(reader, routed):
+    """OpenEvents drops events by type, by the day of their last report and by street and district before
+    _judge: every event _judge would accept must still be handed over, and most others must not be."""
+    from monitor.dedupe.events import WINDOWS, OpenEvents, _judge
+
+    sigs = [reader.signature(r["text"], r["region"]) for sc in routed for r in sc["reports"]]
+    # events spread over 40 days, so that the day index has something to cut
+    candidates = [open_event(i, s, first=(i % 40) * 1440, last=(i % 40) * 1440 + 90)
+                  for i, s in enumerate(sigs) if s.kind != "routine"]
+    index = OpenEvents(candidates)
+    handed = judged = 0
+    for s in sigs:
+        if s.kind == "routine":
+            continue
+        for minutes in (0, 60 * 30, 60 * 24 * 12, 60 * 24 * 39):
+            kept = {c.key for c in index.relevant(s, at(minutes))}
+            joinable = {c.key for c in candidates if _judge(s, at(minutes), c, WINDOWS) is not None}
+            assert joinable <= kept, (s, joinable - kept)
+            handed, judged = handed + len(kept), judged + len(candidates)
+    assert handed < judged / 4  # the index does its work: most events are never judged

@@ -746,6 +746,7 @@ def _shared_facilities(a: frozenset[str], b: frozenset[str]) -> list[str]:
     return sorted(out)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _name_part(name: str) -> str:
     """锦苑小区 → 锦苑: the name without the facility word it ends with."""
     for size in range(min(6, len(name) - 1), 0, -1):
@@ -754,6 +755,7 @@ def _name_part(name: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _same_name(x: str, y: str) -> bool:
     """The same place or organisation written two ways: 经济学院 / 涉外经济学院, 源达 / 达源, 德雅苑 / 德雅苑生活.
     Strict on purpose: taking two companies for one (昆明钢铁 / 昆明铁路, 兴华 / 华华) would leave one of two
@@ -878,15 +880,12 @@ def _judge(sig: Signature, at: datetime, c: Candidate, w: Windows) -> _Option | 
             return None
         late = True
     # -------------------------------------------------------------------- where
-    if conflicts(sig, ev) is not None:
-        return None
+    # The tier first: most candidates that pass the types share no place, and need no full conflicts() check.
     _, streets_r, roads_r, others_r, spec_r = sig._split
     _, streets_e, roads_e, others_e, spec_e = ev._split
     shared_sites = _shared_names(roads_r | others_r, roads_e | others_e)
     shared_streets = sorted(streets_r & streets_e)
     shared_named = _shared_names(sig.entities, ev.entities)
-    shared_fac = _shared_facilities(sig.facilities, ev.facilities)
-    bare = not spec_r and not sig.entities and not sig.facilities  # names neither place nor facility
     if shared_sites or shared_named:
         tier = 3
     elif shared_streets:
@@ -895,6 +894,10 @@ def _judge(sig: Signature, at: datetime, c: Candidate, w: Windows) -> _Option | 
         tier = 1  # one of them names no street or site (at most a district): the facility must speak
     else:
         return None
+    if conflicts(sig, ev) is not None:
+        return None
+    shared_fac = _shared_facilities(sig.facilities, ev.facilities)
+    bare = not spec_r and not sig.entities and not sig.facilities  # names neither place nor facility
     if "另一" in sig.marks and tier < 3:
         return None  # 另一家/另一起: only a shared name says it is this one after all
     shares_facility = bool(shared_fac)
@@ -948,14 +951,17 @@ def _judge(sig: Signature, at: datetime, c: Candidate, w: Windows) -> _Option | 
 
 
 class OpenEvents:
-    """The open events a batch of reports is matched against, indexed by type: a report that names a type can
-    only join an event of the same or a compatible type, or one known so far only by its signs (see _judge), so
-    the others are never judged. Keeps the order events were added in."""
+    """The open events a batch of reports is matched against, indexed so that a report meets only the few it
+    could join (see _judge): by type (a report that names a type joins an event of the same or a compatible
+    type, or one known so far only by its signs), by the day of its last report (an event quiet for longer than
+    the window is never joined), and by street and district (_apart). Keeps the order events were added in."""
 
     def __init__(self, candidates: Iterable[Candidate] = ()) -> None:
         self.by_key: dict[object, tuple[int, Candidate]] = {}
         self.by_type: dict[str, set[object]] = {}
         self.untyped: set[object] = set()  # events known only by their signs
+        self.by_day: dict[int, set[object]] = {}  # day of the last report → events
+        self._days: list[int] = []  # the keys of by_day, sorted
         self._seq = 0
         for c in candidates:
             self.put(c)
@@ -967,6 +973,11 @@ class OpenEvents:
             for ty in old[1].signature.types:
                 self.by_type[ty].discard(c.key)
             self.untyped.discard(c.key)
+            day = _day(old[1].last_seen)
+            self.by_day[day].discard(c.key)
+            if not self.by_day[day]:
+                del self.by_day[day]
+                del self._days[bisect.bisect_left(self._days, day)]
             seq = old[0]
         else:
             seq, self._seq = self._seq, self._seq + 1
@@ -976,22 +987,49 @@ class OpenEvents:
                 self.by_type.setdefault(ty, set()).add(c.key)
         else:
             self.untyped.add(c.key)
+        day = _day(c.last_seen)
+        if day not in self.by_day:
+            self.by_day[day] = set()
+            bisect.insort(self._days, day)
+        self.by_day[day].add(c.key)
 
     def relevant(self, sig: Signature, at: datetime | None = None, windows: "Windows | None" = None
                  ) -> list[Candidate]:
-        """The events `sig` (reported `at`) could join: of a compatible type and, unless it looks back (事后),
-        within the event window (an older event is never joined: see _judge)."""
-        if sig.kind != "incident":
-            keys = self.by_key.keys()
-        else:
-            types = sig.types | {y for x in sig.types for y in _NEAR_TYPES.get(x, ())}
-            keys = set(self.untyped).union(*(self.by_type.get(ty, ()) for ty in types))
-        out = [c for _, c in sorted(self.by_key[k] for k in keys)] if keys else []
-        if at is not None and "事后" not in sig.marks:
+        """The events `sig` (reported `at`) could join: of a compatible type, not in another street or
+        district (unless an earthquake or a flood) and, unless it looks back (事后), within the event window."""
+        keys: Iterable[object] = self.by_key.keys()
+        within = at is not None and "事后" not in sig.marks
+        if within:  # events whose last report is at most `reach` before `at` (later ones: _gap decides)
             w = windows or WINDOWS
             reach = max(w.event, w.follow_up)
-            out = [c for c in out if _gap(at, c) <= reach]
-        return out
+            first = bisect.bisect_left(self._days, _day(at - reach))
+            keys = set().union(*(self.by_day[d] for d in self._days[first:]))
+        if sig.kind == "incident":
+            types = sig.types | {y for x in sig.types for y in _NEAR_TYPES.get(x, ())}
+            typed = self.untyped.union(*(self.by_type.get(ty, ()) for ty in types))
+            keys = typed.intersection(keys)
+        area = bool(sig.types & AREA_TYPES)  # an earthquake or a flood joins across places: all of them stay
+        out = []
+        for k in keys:
+            seq, c = self.by_key[k]
+            if within and _gap(at, c) > reach or not area and _apart(sig, c.signature):
+                continue
+            out.append((seq, c))
+        out.sort(key=lambda sc: sc[0])
+        return [c for _, c in out]
+
+
+def _day(t: datetime) -> int:
+    return t.toordinal()
+
+
+def _apart(a: Signature, b: Signature) -> bool:
+    """Different streets or different districts: the first checks of conflicts(), on sets alone, so that
+    OpenEvents drops most candidates before _judge (a street has few of a district's open events)."""
+    area_a, streets_a = a._split[0], a._split[1]
+    area_b, streets_b = b._split[0], b._split[1]
+    return bool(streets_a and streets_b and streets_a.isdisjoint(streets_b)
+                or area_a and area_b and area_a.isdisjoint(area_b))
 
 
 _NEAR_TYPES: dict[str, frozenset[str]] = {}
