@@ -12,6 +12,7 @@ from monitor.deadlines.sweeper import Escalator
 from monitor.understanding.heat import HeatPolicy
 from monitor.understanding.jurisdiction import Jurisdiction, load_jurisdiction
 from monitor.pipeline import Pipeline
+from monitor.reports.job import DigestJob
 from monitor.service import Service
 from monitor.config.settings import ConfigError, Settings, database_url, load_calendar
 from monitor.store import Store
@@ -31,6 +32,7 @@ class App:
     pipeline: Pipeline
     service: Service
     escalator: Escalator
+    digest: DigestJob | None = None  # the daily digest mail (monitor/reports/job.py)
 
     async def close(self) -> None:
         await self.store.close()
@@ -50,7 +52,9 @@ async def build(settings: Settings, db: str | None = None, clock: Clock | None =
     async with store.write() as tx:  # a holiday file added since the last start: recount early deadlines
         await pipeline.book.replan_provisional(tx, clock.now())
     return App(settings, clock, store, calendar, jurisdiction, understander, pipeline,
-               Service(store, clock, settings, calendar), Escalator(store, clock, settings, calendar))
+               Service(store, clock, settings, calendar), Escalator(store, clock, settings, calendar),
+               DigestJob(store, clock, settings, organisation=jurisdiction.aliases[0] if jurisdiction.aliases
+                         else jurisdiction.name, own_names=(jurisdiction.name, *jurisdiction.aliases)))
 
 
 def load_heat(lexicons: Path) -> HeatPolicy:

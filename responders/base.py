@@ -8,7 +8,7 @@ from typing import Callable, Protocol
 import aiohttp
 
 from monitor.core.model import OutboxMessage
-from monitor.config.settings import ChannelConfig
+from monitor.config.settings import ChannelConfig, Settings
 
 
 class DeliveryError(Exception):
@@ -23,7 +23,8 @@ class Notifier(Protocol):
         ...
 
 
-Factory = Callable[[ChannelConfig, aiohttp.ClientSession], Notifier]
+# (channel config, the HTTP session, the settings: users' addresses, the config's folder)
+Factory = Callable[[ChannelConfig, aiohttp.ClientSession, Settings], Notifier]
 REGISTRY: dict[str, Factory] = {}
 
 

@@ -61,7 +61,7 @@ class Deliverer:
         configs = {c.name: c for c in settings.channels}
         configs.setdefault(DASHBOARD, ChannelConfig(name=DASHBOARD, kind="log"))
         self.notifiers: dict[str, Notifier] = {
-            name: REGISTRY[c.kind](c, session) for name, c in configs.items()
+            name: REGISTRY[c.kind](c, session, settings) for name, c in configs.items()
         }
 
     def wake(self) -> None:
@@ -80,6 +80,15 @@ class Deliverer:
             if len(claimed) < self.batch:
                 break
         return sent
+
+    async def deliver_keys(self, keys: list[str]) -> int:
+        """Send now the due messages with these keys, and nothing else (`yuqing digest --send`)."""
+        async with self.store.write() as tx:
+            claimed = await tx.outbox.claim(self.clock.now(), self.owner, self.lease, len(keys) or 1, keys=keys)
+        if not claimed:
+            return 0
+        errors = await asyncio.gather(*(self._send(m) for m in claimed))
+        return await self._record(claimed, errors)
 
     async def _send(self, message: OutboxMessage) -> DeliveryError | None:
         notifier = self.notifiers.get(message.channel)

@@ -51,7 +51,7 @@ async def test_ack_evidence_reassign(client):
 
 async def test_bad_requests_name_the_field(client):
     r = await client.post("/api/v1/incidents/1/evidence", headers=AUTH, json={"rule": "authoritative_release"})
-    assert r.status == 400 and (await r.json())["error"] == "actor: required string"
+    assert r.status == 400 and (await r.json())["error"] == "actor: 必填 (required string)"
     r = await client.post("/api/v1/incidents/1/reassign", headers=AUTH, data="{not json")
     assert r.status == 400 and "JSON" in (await r.json())["error"]
     r = await client.post("/api/v1/incidents/1/evidence", headers=AUTH, json={"actor": "a", "rule": "nope", "url": "https://x"})
@@ -71,3 +71,30 @@ async def test_every_action_answers_alike_without_a_token(client, monkeypatch, p
     monkeypatch.delenv("YUQING_API_TOKEN")
     r = await client.post(path, json=body, headers=AUTH)
     assert r.status == 503 and "YUQING_API_TOKEN" in (await r.json())["error"]
+
+
+@pytest.mark.parametrize("path,body", [
+    ("reassign", {"actor": "zhang", "department": "<script>alert(1)</script>区城管局"}),
+    ("triage/correct", {"actor": "zhang", "department": "区宣传部门xyz"}),
+    ("triage/correct", {"actor": "zhang", "domain": "<b>外星人</b>"}),
+    ("triage/correct", {"actor": "zhang", "co_departments": ["区卫生健康局", "不存在局"]}),
+])
+async def test_unknown_department_or_domain_is_refused_with_the_allowed_names(client, app, path, body):
+    """Names in actions come from the jurisdiction and the classifier: anything else is a 400 listing what is
+    allowed, and nothing changes."""
+    async with app.store.read() as tx:
+        before = await tx.incidents.get(1)
+    r = await client.post(f"/api/v1/incidents/1/{path}", json=body, headers=AUTH)
+    assert r.status == 400
+    answer = await r.json()
+    assert answer["allowed"] and "区卫生健康局" in answer["allowed"] or "民政" in " ".join(answer["allowed"])
+    async with app.store.read() as tx:
+        after = await tx.incidents.get(1)
+    assert (after.department, after.domain, after.co_departments) == \
+        (before.department, before.domain, before.co_departments)
+
+
+async def test_a_department_alias_is_stored_under_its_name(client):
+    r = await client.post("/api/v1/incidents/1/reassign", json={"actor": "zhang", "department": "卫健局"},
+                          headers=AUTH)
+    assert r.status == 200 and (await r.json())["department"] == "区卫生健康局"

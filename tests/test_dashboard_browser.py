@@ -54,10 +54,17 @@ def _run(browser, url: str, token: str, steps):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    browser.get("about:blank")  # unload the previous test's page: its scripts may still schedule a reload
     browser.get(url)
-    # Under load the page may still be arriving (or the previous test's reload landing): wait for the form.
-    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "actor") and b.find_elements(By.ID, "token"),
-                                     message=f"no form on {url}: {browser.current_url}")
+
+    def ready(b) -> bool:
+        if b.current_url != url:  # the previous page's reload landed after ours: ask again
+            b.get(url)
+            return False
+        return bool(b.find_elements(By.ID, "actor") and b.find_elements(By.ID, "token"))
+
+    # Under load the page may still be arriving: wait for the form.
+    WebDriverWait(browser, 30).until(ready, message=f"no form on {url}: {browser.current_url}")
     browser.find_element(By.ID, "actor").clear()
     browser.find_element(By.ID, "actor").send_keys("张值班")
     browser.find_element(By.ID, "token").clear()

@@ -9,7 +9,7 @@ import pytest
 
 from monitor.core.clock import SHANGHAI
 from monitor.core.model import RawItem
-from monitor.core.errors import ExportError, Reject
+from monitor.core.errors import ExportError, Reject, Skipped
 from monitor.sources.hotline_export import map_rows, parse_time, read_rows
 
 HEADER = ["工单编号", "标题", "诉求内容", "受理时间", "事发地址", "办理状态", "点赞数"]
@@ -58,9 +58,10 @@ def test_bad_rows_are_rejected_with_reasons(tmp_path):
     ]
     out = items(write_csv(tmp_path / "x.csv", [*ROWS, *bad], "utf-8"))
     rejects = [r for r in out if isinstance(r, Reject)]
-    assert len(out) == 7 and len(rejects) == 5
+    assert len(out) == 7 and len(rejects) == 4
+    assert [r.row_no for r in out if isinstance(r, Skipped)] == [7]  # the empty row: counted, not a reject
     reasons = " | ".join(r.reason for r in rejects)
-    for expected in ("no text", "bad date", "likes is not a number", "empty row", "field too long"):
+    for expected in ("no text", "bad date", "likes is not a number", "field too long"):
         assert expected in reasons
     assert rejects[0].row_no == 4 and rejects[1].raw["受理时间"] == "去年冬天"
 

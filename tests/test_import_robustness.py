@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from monitor.sources.importer import import_files
 from monitor.core.model import RawItem
 from monitor.config.settings import Settings
-from monitor.core.errors import ExportError, Reject
+from monitor.core.errors import ExportError, Reject, Skipped
 from monitor.sources.hotline_export import map_rows, read_rows
 
 HEADER = ["工单编号", "标题", "诉求内容", "受理时间", "事发地址", "办理状态"]
@@ -74,18 +74,19 @@ async def test_bad_rows_are_quarantined_and_reprocessed_after_a_mapping_fix(app,
             ["3", "时间坏了", "内容", "去年冬天"], ["", "", "", ""]]
     path = write(tmp_path / "q.csv", body, header=header)
     stats = await import_files(app.pipeline, app.settings, [path], "hotline")
-    assert (stats.read, stats.inserted, stats.quarantined) == (4, 1, 3) and accounted(stats)
+    # the empty row is counted, not quarantined
+    assert (stats.read, stats.inserted, stats.quarantined, stats.empty) == (3, 1, 2, 1) and accounted(stats)
     async with app.store.read() as tx:
         q = await tx.items.quarantined()
-    assert [(r["file"], r["row_no"]) for r in q] == [(str(path), 2), (str(path), 4), (str(path), 5)]
+    assert [(r["file"], r["row_no"]) for r in q] == [(str(path), 2), (str(path), 4)]
     fixed = Settings.model_validate({"sources": [{"name": "hotline", "kind": "hotline_export",
                                                   "mapping": {"body": ["诉求详情"]}}]})
     result = await reprocess(app.pipeline, fixed, "hotline")
-    assert (result.resolved, result.still) == (1, 2) and result.stats.inserted == 1
+    assert (result.resolved, result.still) == (1, 1) and result.stats.inserted == 1
     async with app.store.read() as tx:
         left = await tx.items.quarantined()
         assert await tx.items.count() == 2
-    assert [r["row_no"] for r in left] == [4, 5] and "bad date" in left[0]["reason"]
+    assert [r["row_no"] for r in left] == [4] and "bad date" in left[0]["reason"]
 
 
 async def test_undecodable_bytes_reject_the_row_not_the_file(app, tmp_path):
@@ -175,8 +176,8 @@ def test_arbitrary_bytes_never_crash_and_are_accounted(tmp_path_factory, data):
         out = list(map_rows(read_rows(path), "h"))
     except ExportError:
         return  # a clear, file-level answer is allowed
-    assert len(out) == physical - 1  # every row after the header is an item or a reject
-    assert all(isinstance(r, (RawItem, Reject)) for r in out)
+    assert len(out) == physical - 1  # every row after the header is an item, a reject or an empty row
+    assert all(isinstance(r, (RawItem, Reject, Skipped)) for r in out)
 
 
 @hsettings(max_examples=100, deadline=None)

@@ -181,7 +181,9 @@ def test_cli_list_accept_correct(tmp_path, capsys):
     assert json.loads(out.splitlines()[-1])["changes"]["department"][1] == "区教育体育局"
     code, out, _ = run(capsys, "--db", db, "triage", "list")
     assert code == 0 and "（0）" in out
-    code, _, err = run(capsys, "--db", db, "triage", "correct", "999", "--domain", "x")
+    code, _, err = run(capsys, "--db", db, "triage", "correct", "999", "--domain", "教育文体")
     assert code == 2 and "999" in err
+    code, _, err = run(capsys, "--db", db, "triage", "correct", str(ids[1]), "--domain", "x")
+    assert code == 2 and "未知的领域「x」" in err and "教育文体" in err  # not a domain the classifier knows
     code, _, err = run(capsys, "--db", db, "triage", "correct", str(ids[1]))
     assert code == 2 and "nothing to correct" in err

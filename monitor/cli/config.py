@@ -6,9 +6,10 @@ import os
 import shutil
 from pathlib import Path
 
+from monitor.cli.common import InputError
 from monitor.understanding.jurisdiction import load_jurisdiction
-from monitor.config.settings import (BUNDLED_CONFIG, legal_gaps, line_for, load_calendar, load_settings,
-                                     read_yaml)
+from monitor.config.settings import (BUNDLED_CONFIG, ConfigError, legal_gaps, line_for, load_calendar,
+                                     load_settings, read_yaml)
 
 
 def register(sub) -> None:
@@ -38,8 +39,13 @@ def export_config(args) -> int:
         dest = target / rel
         if dest.exists():
             continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+        except OSError as exc:
+            where = exc.filename or dest
+            raise InputError(f"无法写入 {where}：{exc.strerror or exc}；请换一个可写的目录 "
+                             f"(cannot write there: choose a folder you may write to)") from None
         copied += 1
     print(f"已复制 {copied} 个文件到 {target} (copied {copied} files; existing ones kept)")
     return 0
@@ -47,6 +53,14 @@ def export_config(args) -> int:
 
 def check_config(args) -> int:
     settings = load_settings(args.path)
+    if settings.database:
+        from monitor.store.db import DatabaseURLError, check_url
+
+        try:
+            check_url(settings.database)
+        except DatabaseURLError as exc:
+            _, lines = read_yaml(Path(args.path))
+            raise ConfigError([f"{args.path}:{line_for(lines, ('database',))}: database: {exc}"]) from None
     jurisdiction = load_jurisdiction(settings.jurisdiction_path)
     calendar = load_calendar(settings)
     missing = sorted({name for name in _secret_envs(settings) if not os.environ.get(name)})

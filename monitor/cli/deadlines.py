@@ -14,21 +14,37 @@ def actor_arg(p) -> None:
                    help="操作人 / who does it (default $YUQING_USER or $USER)")
 
 
+def incident_arg(p) -> None:
+    p.add_argument("incident", type=int, help="事件编号 / incident id (#N in the dashboard and `yuqing deadlines`)")
+
+
 def register(sub) -> None:
-    p = sub.add_parser("deadlines", help="列出期限 / list deadlines")
+    p = sub.add_parser("deadlines", help="列出期限 / list deadlines",
+                       description="列出回应期限（默认只列未关闭的）：事件、等级、责任单位、到期时间（北京时间）、剩余时间。"
+                       "--json 时每行一个 JSON 对象，至少含 incident_id、rule、due_at、state。\n"
+                       "List response deadlines (open ones by default); with --json one JSON object per line with "
+                       "at least incident_id, rule, due_at, state.")
     p.add_argument("--overdue", action="store_true", help="只看已超时 / overdue only")
-    p.add_argument("--state", default="open", choices=["open", "satisfied", "cancelled", "all"])
+    p.add_argument("--state", default="open", choices=["open", "satisfied", "cancelled", "all"],
+                   help="期限状态：进行中、已完成、已取消或全部 / which deadlines (default open)")
     p.add_argument("--json", action="store_true", help="JSON 输出 / JSON lines output")
     p.set_defaults(func=lambda a: run(_deadlines(a)))
 
-    p = sub.add_parser("ack", help="确认收到提醒（停止本级重复提醒，不关闭期限）/ acknowledge reminders")
-    p.add_argument("incident", type=int)
+    p = sub.add_parser("ack", help="确认收到提醒（停止本级重复提醒，不关闭期限）/ acknowledge reminders",
+                       description="确认已收到某事件的提醒：本级提醒不再重复，期限仍在进行，后续升级照常发出；"
+                       "只有证据（yuqing evidence）才能关闭期限。\n"
+                       "Acknowledge an incident's reminders: repeats of the step last sent stop; the deadline stays "
+                       "open and later escalation steps still fire. Only evidence closes a deadline.")
+    incident_arg(p)
     p.add_argument("--rule", help="只确认这条期限 / only this rule")
     actor_arg(p)
     p.set_defaults(func=lambda a: run(_call(a, "acknowledge", a.incident, a.by, rule=a.rule)))
 
-    p = sub.add_parser("evidence", help="登记证据并关闭期限 / record evidence that satisfies deadlines")
-    p.add_argument("incident", type=int)
+    p = sub.add_parser("evidence", help="登记证据并关闭期限 / record evidence that satisfies deadlines",
+                       description="登记回应证据（发布链接或发布会记录），关闭它所满足的期限；超过到期时间的记为逾期完成。\n"
+                       "Record evidence (a release URL, a press-conference record); it satisfies the deadlines "
+                       "it answers, late ones are recorded as late.")
+    incident_arg(p)
     p.add_argument("--rule", help="期限名，如 authoritative_release / the rule it satisfies")
     p.add_argument("--kind", help="证据类型，如 release, press_conference / evidence kind")
     p.add_argument("--url", default="", help="发布链接 / where it was published")
@@ -37,17 +53,24 @@ def register(sub) -> None:
     p.set_defaults(func=lambda a: run(_call(a, "add_evidence", a.incident, a.by, url=a.url, note=a.note,
                                             rule=a.rule, kind=a.kind)))
 
-    p = sub.add_parser("reassign", help="改派责任单位（期限时钟不变）/ move to another department")
-    p.add_argument("incident", type=int)
-    p.add_argument("department")
-    p.add_argument("--reason", default="")
+    p = sub.add_parser("reassign", help="改派责任单位（期限时钟不变）/ move to another department",
+                       description="把事件及其未关闭的期限改派给辖区内另一个责任单位，期限时钟不重新开始。"
+                       "单位名称须是辖区配置中的部门（或其别名）；未知名称被拒绝并列出可选名称。\n"
+                       "Move the incident and its open deadlines to another department of the jurisdiction; the "
+                       "clock does not restart. Unknown names are refused with the allowed ones.")
+    incident_arg(p)
+    p.add_argument("department", help="新的责任单位，如 区卫生健康局 / the new responsible department")
+    p.add_argument("--reason", default="", help="改派理由（记入审计日志）/ why (audit log)")
     actor_arg(p)
-    p.set_defaults(func=lambda a: run(_call(a, "reassign", a.incident, a.department, a.by, a.reason)))
+    p.set_defaults(func=lambda a: run(_reassign(a)))
 
-    p = sub.add_parser("regrade", help="调整事件等级（开启或取消相应期限）/ change severity")
-    p.add_argument("incident", type=int)
+    p = sub.add_parser("regrade", help="调整事件等级（开启或取消相应期限）/ change severity",
+                       description="人工调整事件等级：升级时按首次发现时间开启新等级要求的期限，降级时取消不再适用的期限并记录理由。\n"
+                       "Change an incident's severity: raising it opens the deadlines the new level requires "
+                       "(counted from first seen), lowering it cancels those that no longer apply.")
+    incident_arg(p)
     p.add_argument("severity", help="一般 / 较大 / 重大 / 特别重大")
-    p.add_argument("--reason", required=True)
+    p.add_argument("--reason", required=True, help="调整理由（必填，记入审计日志）/ why (required, audit log)")
     actor_arg(p)
     p.set_defaults(func=lambda a: run(_regrade(a)))
 
@@ -80,16 +103,31 @@ async def _deadlines(args) -> int:
 
 async def service_call(args, method: str, *params, **kw):
     """Run one monitor.service command for the CLI; a refused command is bad input (exit 2)."""
+    return await with_app(args, lambda app: getattr(app.service, method)(*params, **kw))
+
+
+async def with_app(args, command):
+    """`await command(app)` on a freshly built app, closed afterwards; a refused command (ServiceError,
+    including an unknown department or domain) is bad input (exit 2)."""
     from monitor.app import build
     from monitor.service import ServiceError
 
     app = await build(load_config(args), args.db)
     try:
-        return await getattr(app.service, method)(*params, **kw)
+        return await command(app)
     except ServiceError as exc:
         raise InputError(str(exc)) from None
     finally:
         await app.close()
+
+
+async def _reassign(args) -> int:
+    from monitor.understanding.names import check_department
+
+    result = await with_app(args, lambda app: app.service.reassign(
+        args.incident, check_department(app.jurisdiction, args.department), args.by, args.reason))
+    _report("reassign", result)
+    return 0
 
 
 async def _call(args, method: str, *params, **kw) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.cli.common import load_config, run
+from monitor.cli.common import InputError, load_config, register_secrets, run, serve_app
 from monitor.config.settings import BUNDLED_CONFIG, load_settings
 
 DEMO_DATA = BUNDLED_CONFIG / "demo"
@@ -43,7 +43,15 @@ async def _demo(args) -> int:
     from monitor.core.model import Severity
     from monitor.pipeline import ImportStats
 
-    settings = load_config(args) if args.config else load_settings(BUNDLED_CONFIG / "demo.yaml")
+    settings = load_config(args) if args.config else register_secrets(load_settings(BUNDLED_CONFIG / "demo.yaml"))
+    listen = args.listen or settings.listen
+    if not args.once:  # a bad --listen is refused before the demo database is rebuilt
+        from monitor.web.server import parse_listen
+
+        try:
+            parse_listen(listen)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
     db = args.db
     if db is None:
         Path(DEMO_DB).unlink(missing_ok=True)
@@ -74,10 +82,7 @@ async def _demo(args) -> int:
         console.print(f"待人工研判 triage queue: {triage} 个事件；已发出提醒 reminders: {fired} 次（见值班台）")
         if args.once:
             return 0
-        from monitor.web.server import serve
-
-        listen = args.listen or settings.listen
-        await serve(app, listen, ready=lambda url: console.print(
+        await serve_app(app, listen, ready=lambda url: console.print(
             f"\n[bold green]值班台已启动 dashboard: {url}[/bold green]  （Ctrl+C 退出 / to stop）"))
     finally:
         await app.close()

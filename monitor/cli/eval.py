@@ -14,8 +14,9 @@ def register(sub) -> None:
                        description="在带 label 列（以及 title/body 或 tokens 列）的 CSV 上评估领域分类器。"
                        "--format json 时最后一行为 {n, accuracy, macro_f1, per_class, seconds}。\n"
                        "Score the classifier on a CSV with a label column and title/body or tokens.")
-    p.add_argument("path", metavar="PATH")
-    p.add_argument("--format", choices=["json", "text"], default="text")
+    p.add_argument("path", metavar="PATH", help="带 label 列的 CSV 文件 / a CSV file with a label column")
+    p.add_argument("--format", choices=["json", "text"], default="text",
+                   help="text 先打印可读结果；两者最后一行都是 JSON / text adds a readable report; the last line is JSON")
     p.add_argument("--model", default=None, help="模型文件 / model file (default: the packaged model)")
     p.set_defaults(func=lambda a: run(_eval(a)))
 

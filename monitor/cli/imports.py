@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from monitor.cli.common import InputError, load_config, run
@@ -13,8 +14,12 @@ def register(sub) -> None:
     p = sub.add_parser("import", help="导入 12345 导出文件或 JSON 行 / import hotline exports or JSON lines",
                        description="导入 CSV/XLSX/XLS 工单导出或 JSON 行文件。重复导入不会重复入库。\n"
                        "Import CSV/XLSX/XLS exports or JSON lines; re-importing inserts nothing twice.")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--source", default=None, help="来源名称 / source name (default: first hotline_export source, or 'import')")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="导出文件（CSV/XLSX/XLS/ODS）或 JSON 行文件 / export or JSON-lines files")
+    p.add_argument("--source", default=None,
+                   help="来源名称：同一平台的多份导出用同一个名称，编号才会互相更新 / source name: give several exports of "
+                   "one platform the same name so that their ids update each other (default: one per file, "
+                   "<first hotline_export source>:<file name>)")
     p.add_argument("--json", action="store_true", help="最后一行输出 JSON 统计 / print JSON stats as the last line")
     p.set_defaults(func=lambda a: run(_import(a)))
 
@@ -25,16 +30,17 @@ async def _import(args) -> int:
     from monitor.cli.render import print_import_summary
 
     settings = load_config(args)
-    source = args.source or next((s.name for s in settings.sources if s.kind == "hotline_export"), "import")
+    source = args.source  # None: each file under its own source (importer.default_source)
     app = await build(settings, args.db)
     try:
-        stats = await import_files(app.pipeline, settings, [Path(p) for p in args.paths], source,
-                                   )
+        stats = await import_files(app.pipeline, settings, [Path(p) for p in args.paths], source)
     except ExportError as exc:
         raise InputError(str(exc)) from None
     finally:
         await app.close()
     if args.json:
+        if stats.empty:  # not a record: outside the fixed JSON line
+            print(f"跳过空行 {stats.empty} 行 (empty rows skipped)", file=sys.stderr)
         print(json.dumps(stats.as_json(), ensure_ascii=False))
     else:
         print_import_summary(stats)

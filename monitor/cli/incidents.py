@@ -7,8 +7,12 @@ from monitor.cli.common import InputError, load_config, run
 
 
 def register(sub) -> None:
-    p = sub.add_parser("incidents", help="事件操作（拆分、合并）/ incident actions (split, merge)")
-    isub = p.add_subparsers(dest="incidents_action", metavar="ACTION", required=True)
+    p = sub.add_parser("incidents", help="事件操作（拆分、合并）/ incident actions (split, merge)",
+                       description="纠正事件归并：把误并的留言拆出为新事件，或把同一真实事件的多个事件合并。\n"
+                       "Correct the grouping: split items out into a new incident, or merge incidents that are "
+                       "one real event.")
+    isub = p.add_subparsers(dest="incidents_action", metavar="ACTION", required=True,
+                            help="split 拆分 / merge 合并")
     s = isub.add_parser("split", help="把留言从事件中拆出为新事件 / move items out into a new incident",
                         description="归并有误时，把指定留言从事件中拆出，成为新事件（重新研判、开启期限）。\n"
                         "Move the given items out of an incident into a new one (understood again, own deadlines).")

@@ -16,8 +16,12 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="JSON 输出 / JSON lines output")
     p.add_argument("--limit", type=int, default=200, help="最多显示行数 / rows to show (default 200)")
     p.set_defaults(func=lambda a: run(_list(a)))
-    qsub = p.add_subparsers(dest="quarantine_action", metavar="ACTION")
-    r = qsub.add_parser("reprocess", help="按当前配置重新处理 / map again with the current config and ingest")
+    qsub = p.add_subparsers(dest="quarantine_action", metavar="ACTION",
+                            help="reprocess 重新处理 / map again and ingest")
+    r = qsub.add_parser("reprocess", help="按当前配置重新处理 / map again with the current config and ingest",
+                        description="按当前配置（字段映射等）重新处理隔离的记录，能入库的入库并标记为已处理。\n"
+                        "Map quarantined rows again with the current config; those that now work are ingested "
+                        "and marked resolved.")
     r.add_argument("--source", dest="rsource", help="只处理某个来源 / one source")
     r.add_argument("--id", dest="ids", type=int, nargs="+", help="只处理这些隔离记录 / these quarantine ids")
     r.add_argument("--json", dest="rjson", action="store_true", help="最后一行输出 JSON / JSON as the last line")

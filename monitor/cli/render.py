@@ -12,8 +12,18 @@ from monitor.core.model import Severity
 
 import sys
 
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (`yuqing deadlines | head -1`): rich would exit 1, which means an internal
+        error here; monitor.cli.main ends every command quietly with the shell's code for it instead."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 # Pipes and CI logs get 120 columns rather than rich's 80, so Chinese tables stay on one line per row.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+console = _Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 def print_import_summary(stats) -> None:
@@ -24,6 +34,8 @@ def print_import_summary(stats) -> None:
     t.add_row(*(str(x) for x in (stats.read, stats.inserted, stats.updated, stats.duplicates,
                                  stats.quarantined, stats.incidents, f"{stats.seconds:.2f}")))
     console.print(t)
+    if stats.empty:
+        console.print(f"跳过空行 {stats.empty} 行 (empty rows skipped, not stored)")
     if stats.quarantined:
         console.print(f"[yellow]{stats.quarantined} 行已隔离，查看：yuqing quarantine[/yellow]")
 

@@ -15,7 +15,8 @@ def register(sub) -> None:
 
 async def _serve(args) -> int:
     from monitor.app import build
-    from monitor.web.server import parse_listen, serve
+    from monitor.cli.common import serve_app
+    from monitor.web.server import parse_listen
 
     settings = load_config(args)
     listen = args.listen or settings.listen
@@ -25,7 +26,7 @@ async def _serve(args) -> int:
         raise InputError(str(exc)) from None
     app = await build(settings, args.db)
     try:
-        await serve(app, listen, ready=lambda url: print(f"舆情哨兵已启动 (serving): {url}", flush=True))
+        await serve_app(app, listen, ready=lambda url: print(f"舆情哨兵已启动 (serving): {url}", flush=True))
     finally:
         await app.close()
     return 0

@@ -13,8 +13,10 @@ def register(sub) -> None:
                        "List configured sources with their health, last success, failures and next poll.")
     p.add_argument("--json", action="store_true", help="JSON 输出 / one JSON object per source")
     p.set_defaults(func=lambda a: run(_list(a)))
-    ssub = p.add_subparsers(dest="sources_action", metavar="ACTION")
-    poll = ssub.add_parser("poll", help="立即采集一次 / poll one source now")
+    ssub = p.add_subparsers(dest="sources_action", metavar="ACTION", help="poll 立即采集 / poll one source now")
+    poll = ssub.add_parser("poll", help="立即采集一次 / poll one source now",
+                           description="立即采集一次指定的数据来源（不等下次定时），入库并打印导入结果。\n"
+                           "Poll one configured source now, ingest what it returns and print the import summary.")
     poll.add_argument("name", help="来源名称 / source name")
     poll.set_defaults(func=lambda a: run(_poll(a)))
 

@@ -75,6 +75,10 @@ class HotlineExportSource(SourceBase):
     mapping: dict[str, list[str]] = Field(default_factory=dict)  # field -> extra header names
     settle: DurationField = Duration(5, "s")  # a file younger than this may still be being written
     batch: int = Field(default=1000, ge=1, le=100_000)  # records per transaction (importer.BATCH)
+    # bounded reading (monitor/sources/limits.py): rows per sheet or file (empty ones included; more refuse
+    # the file), and characters per cell (a longer cell's row is quarantined with an excerpt)
+    max_rows: int = Field(default=1_000_000, ge=1, le=100_000_000)
+    max_cell_chars: int = Field(default=65_536, ge=1024, le=16 << 20)
 
 
 class HttpOptions(SourceBase):
@@ -291,14 +295,64 @@ def _weaker(law: RuleConfig, rule: RuleConfig) -> list[tuple[str, str]]:
 
 class ChannelConfig(Strict):
     name: str
-    # webhook: the generic JSON webhook of docs/design.md §5; log: shown on the duty dashboard only.
-    # telegram, dingtalk/wecom/feishu robots and email arrive with the responders issues.
-    kind: Literal["webhook", "log"]
+    # webhook: the generic JSON webhook of docs/design.md §5; log: shown on the duty dashboard only;
+    # email: SMTP (the daily digest, and reminders to users who list this channel).
+    # telegram, dingtalk/wecom/feishu robots arrive with the responders issues.
+    kind: Literal["webhook", "log", "email"]
     url: str | None = None
-    secret_env: str | None = None  # e.g. robot signing secret, SMTP password
+    secret_env: str | None = None  # e.g. robot signing secret
     token_env: str | None = None  # e.g. Telegram bot token
     chat_id: int | str | None = None
-    to: list[str] = Field(default_factory=list)
+    to: list[str] = Field(default_factory=list)  # email: addresses, user names or roles (office_leader…)
+    # email (responders/channels/email.py): the SMTP server; credentials only through environment variables
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)  # None = 587 (starttls), 465 (ssl), 25 (none)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username_env: str | None = None
+    password_env: str | None = None
+    from_: str | None = Field(default=None, alias="from")  # 舆情哨兵 <yuqing@example.gov.cn>
+    ca_file: str | None = None  # a CA bundle for the server's certificate (an internal CA); None = the system's
+    timeout: DurationField = Duration(30, "s")
+
+    @model_validator(mode="after")
+    def _email_fields(self) -> "ChannelConfig":
+        if self.kind == "email":
+            missing = [k for k, v in (("host", self.host), ("from", self.from_)) if not v]
+            if missing:
+                raise ValueError(f"kind email needs {' and '.join(missing)}")
+            if "@" not in (self.from_ or ""):
+                raise ValueError(f'from "{self.from_}" is not an email address')
+            if self.timeout.working_days:
+                raise ValueError("timeout must be s/m/h")
+        return self
+
+    @property
+    def smtp_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
+class DigestConfig(Strict):
+    """The daily digest mail (monitor/reports): sent by `yuqing serve` every day at `time` (Beijing time)
+    to the recipients of the email channels named here (default: every email channel)."""
+
+    time: str = "08:00"  # HH:MM, Beijing time
+    enabled: bool = True
+    channels: list[str] | None = None
+    dashboard_url: str | None = None  # links to incidents; None = http://<listen>
+    font: str | None = None  # a CJK font file for the chart; None = the first installed one found
+
+    @model_validator(mode="after")
+    def _time(self) -> "DigestConfig":
+        import re
+
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.time):
+            raise ValueError(f'time "{self.time}" is not HH:MM in Beijing time, e.g. 08:00')
+        return self
+
+    @property
+    def hour_minute(self) -> tuple[int, int]:
+        hour, minute = self.time.split(":")
+        return int(hour), int(minute)
 
 
 # --------------------------------------------------------------------------- the rest
@@ -333,6 +387,7 @@ class Settings(Strict):
     roster: list[RosterEntry] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(default_factory=list)
+    digest: DigestConfig = Field(default_factory=DigestConfig)
 
     # Filled by load_settings, not by the YAML.
     path: Path | None = Field(default=None, exclude=True)
@@ -386,6 +441,7 @@ class Settings(Strict):
             for k, channel in enumerate(user.channels):
                 if channel not in channel_names:
                     problems.append((("users", i, "channels", k), f'no channel named "{channel}"'))
+        problems += _mail_problems(self)
         if problems:
             raise _ReferenceErrors(problems)
         return self
@@ -424,6 +480,32 @@ class Settings(Strict):
 
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)
+
+
+def _mail_problems(settings: "Settings") -> list[tuple[tuple, str]]:
+    """Email recipients must be addresses, users with an email, or roles someone holds; the digest names
+    email channels."""
+    problems: list[tuple[tuple, str]] = []
+    users = {u.name: u for u in settings.users}
+    roles = {r for u in settings.users for r in u.roles} | {e.role for e in settings.roster}
+    emails = {c.name for c in settings.channels if c.kind == "email"}
+    for i, channel in enumerate(settings.channels):
+        if channel.kind != "email":
+            continue
+        if not channel.to:
+            problems.append((("channels", i, "to"), "kind email needs at least one recipient in to"))
+        for k, entry in enumerate(channel.to):
+            if "@" in entry:
+                continue
+            if entry in users and not users[entry].email:
+                problems.append((("channels", i, "to", k), f'user "{entry}" has no email'))
+            elif entry not in users and entry not in roles:
+                problems.append((("channels", i, "to", k), f'"{entry}" is no email address, user or role'
+                                 f"{_suggest(entry, [*users, *roles])}"))
+    for k, name in enumerate(settings.digest.channels or []):
+        if name not in emails:
+            problems.append((("digest", "channels", k), f'no email channel named "{name}"{_suggest(name, emails)}'))
+    return problems
 
 
 class _ReferenceErrors(ValueError):
@@ -466,16 +548,21 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([f"{path}: file not found (配置文件不存在)"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+        raise ConfigError([f"{path}: 配置文件不存在，请检查路径 (file not found)"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: 这是一个目录，请给出配置文件 (is a folder, not a config file)"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: 不是 UTF-8 文本，请用 UTF-8 保存 (not UTF-8 text: {exc.reason} at byte "
+                           f"{exc.start})"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: 无法读取 (cannot read): {exc.strerror or exc}"]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
-        raise ConfigError([f"{path}:{line}: YAML syntax error: {exc.problem or exc}"]) from None
+        raise ConfigError([f"{path}:{line}: YAML 语法错误 (YAML syntax error): {exc.problem or exc}"]) from None
     return data, (_line_map(node) if node is not None else {})
 
 

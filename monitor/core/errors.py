@@ -30,3 +30,12 @@ class Reject:
     row_no: int
     reason: str
     raw: dict
+    key: str | None = None  # the row's identity (file digest:row): quarantined once however often imported
+    detail: dict | None = None  # e.g. {"sizes": {cell: characters}} of cells cut for their size
+
+
+@dataclass
+class Skipped:
+    """An empty row: counted by the import, not quarantined."""
+
+    row_no: int

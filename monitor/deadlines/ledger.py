@@ -10,6 +10,9 @@ from pathlib import Path
 
 from monitor.core.clock import SHANGHAI, as_utc, fmt_local
 from monitor.core.model import Deadline, Incident, Severity
+from monitor.deadlines.outcomes import Rate, counted, outcome, tally
+
+__all__ = ["COLUMNS", "STATS_COLUMNS", "Report", "build", "month_bounds", "outcome", "write_xlsx"]
 
 COLUMNS = ["时间", "事件", "责任单位", "等级", "回应方式", "发布时间", "是否按时", "承诺事项", "办理结果"]
 STATS_COLUMNS = ["责任单位", "按时", "逾期", "缺失", "进行中", "合计", "按时率"]
@@ -26,15 +29,6 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     return as_utc(start), as_utc(end)
 
 
-def outcome(d: Deadline, at: datetime) -> str:
-    """on_time | late | missing | pending | cancelled, judged at `at`."""
-    if d.state == "cancelled":
-        return "cancelled"
-    if d.state == "satisfied" and d.closed_at is not None:
-        return "on_time" if d.closed_at <= d.due_at else "late"
-    return "missing" if d.due_at <= at else "pending"
-
-
 _VERDICT = {"missing": "未按时回应", "late": "否（逾期）", "pending": "进行中", "on_time": "是"}
 
 
@@ -45,16 +39,17 @@ class Report:
 
 
 def build(incidents: list[Incident], deadlines: dict[int, list[Deadline]], entries: dict[int, list[dict]],
-          now: datetime) -> Report:
+          now: datetime, start: datetime | None = None, end: datetime | None = None) -> Report:
+    """The rows, one per event, and the counts by department (monitor.deadlines.outcomes: the same counting as
+    the digest and `yuqing report`; with start/end, the deadlines due in that period)."""
     rows = []
-    counts: dict[str, Counter] = {}
+    by_id = {inc.id: inc for inc in incidents}
+    counts = tally(counted((d for ds in deadlines.values() for d in ds), by_id, start, end), now)
     for inc in incidents:
         if inc.status == "merged":
             continue  # one event, one row: its deadlines and ledger lines are the survivor's (merged_into)
         ds = [d for d in deadlines.get(inc.id, []) if d.state != "cancelled"]
         outcomes = [outcome(d, now) for d in ds]
-        for d, o in zip(ds, outcomes):
-            counts.setdefault(d.department, Counter())[o] += 1
         verdict = next((_VERDICT[o] for o in ("missing", "late", "pending") if o in outcomes),
                        "是" if outcomes else "—")
         es = entries.get(inc.id, [])
@@ -83,9 +78,8 @@ def build(incidents: list[Incident], deadlines: dict[int, list[Deadline]], entri
 
 
 def _stat_row(name: str, c: Counter) -> list:
-    done = c["on_time"] + c["late"] + c["missing"]
-    rate = f"{c['on_time'] / done:.0%}" if done else "—"
-    return [name, c["on_time"], c["late"], c["missing"], c["pending"], done + c["pending"], rate]
+    r = Rate.of(c)
+    return [name, r.on_time, r.late, r.missing, r.pending, r.total, r.percent()]
 
 
 def write_xlsx(path: Path, month: str, report: Report) -> None:

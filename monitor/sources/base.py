@@ -33,6 +33,7 @@ class PollContext:
     fetcher: Any = None  # monitor.sources.http.Fetcher, for web sources
     stats: ImportStats = field(default_factory=ImportStats)
     error: str | None = None  # set by the runner when the poll failed
+    stop: Any = None  # asyncio.Event set when serve is stopping (a long folder import stops at once)
 
     async def emit(self, records: list[RawItem | Reject], file: str = "") -> ImportStats:
         stats = await self.app.pipeline.ingest(records, self.name, file, in_tx=self.saver())

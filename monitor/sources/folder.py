@@ -1,8 +1,9 @@
 """A watched folder of 12345 exports (hotline_export with `path`): each new or changed file is imported
-once. The cursor records, per file, its size/mtime key and how many records are stored, inside each batch's
+once, in a worker process (monitor/sources/worker.py: serve's event loop keeps answering meanwhile). The
+cursor records, per file, its size/mtime key and how many records are stored, inside each batch's
 transaction: after a restart or kill -9 an interrupted file resumes at the next batch, and a finished one is
-not read again. A file that cannot be read is reported (cursor and `yuqing sources`) and skipped until it
-changes; the other files go on."""
+not read again. A file that cannot be read (or kills its worker) is reported (cursor and `yuqing sources`)
+and skipped until it changes; the other files go on."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 
 from loguru import logger
 
-from monitor.sources.importer import SUPPORTED, import_file
+from monitor.sources.importer import SUPPORTED
 from monitor.sources.base import PollContext
+from monitor.sources.worker import FileJob, import_in_worker
 from monitor.core.errors import ExportError
 
 
@@ -39,21 +41,27 @@ class FolderCollector:
                 continue  # still being copied in
             skip = entry["rows"] if entry and entry.get("key") == key else 0
             files[path.name] = {"key": key, "rows": skip, "done": False, "error": None}
-
-            def after_batch(done: int, name=path.name, key=key):
-                files[name] = {"key": key, "rows": done, "done": False, "error": None}
-                return ctx.saver()
-
+            app = ctx.app
+            job = FileJob(app.settings, app.store.url, app.clock, ctx.name, self.cfg.kind, path, self.cfg.batch,
+                          skip, key, ctx.state.snapshot().cursor)
             try:
-                stats = await import_file(ctx.app.pipeline, ctx.app.settings, path, ctx.name, self.cfg.batch,
-                                          skip=skip, after_batch=after_batch, show_progress=False)
+                stats, rows = await import_in_worker(job, ctx.stop)
                 ctx.stats.add(stats)
-                files[path.name] = {"key": key, "rows": files[path.name]["rows"], "done": True, "error": None}
+                files[path.name] = {"key": key, "rows": rows, "done": True, "error": None}
                 logger.info("source {}: imported {}: {}", ctx.name, path.name, stats.as_json())
             except ExportError as exc:
-                files[path.name] = {"key": key, "rows": files[path.name]["rows"], "done": False, "error": str(exc)}
+                files[path.name] = {"key": key, "rows": await _rows_stored(ctx, path.name, skip), "done": False,
+                                    "error": str(exc)}
                 errors.append(str(exc))
                 logger.error("source {}: {}", ctx.name, exc)
             await ctx.emit([], str(path))  # store the file's final state
         if errors:
             ctx.state.cursor["last_file_error"] = errors[-1]
+
+
+async def _rows_stored(ctx: PollContext, name: str, skip: int) -> int:
+    """How far the worker got before it failed: the cursor it saved with its last batch."""
+    async with ctx.app.store.read() as tx:
+        row = await tx.sources.get(ctx.name)
+    entry = ((row or {}).get("cursor") or {}).get("files", {}).get(name) or {}
+    return max(skip, entry.get("rows", 0))

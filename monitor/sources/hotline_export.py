@@ -1,24 +1,25 @@
-"""12345 hotline exports: CSV (UTF-8/BOM/GB18030/GBK, detected), XLSX/XLS (python-calamine).
+"""12345 hotline exports: CSV (UTF-8/BOM/GB18030/GBK, detected per row: csvfile.py), XLSX (streamed:
+xlsx.py), XLS/XLSB/ODS (python-calamine behind a size guard: sheets.py).
 
 Reading is split from mapping (as miniflux splits decoding from adapting): `read_rows` yields raw cells with
-row numbers, `map_rows` turns them into RawItems or Rejects with a reason. Every row read comes out as one
-or the other, so an import can account for all of them.
+row numbers, `map_rows` turns them into RawItems, Rejects with a reason, or Skipped for an empty row. Every
+row read comes out as one of them, so an import can account for all of them.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-import itertools
 import re
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Iterator
 
 from monitor.core.clock import as_utc
-from monitor.core.errors import ExportError, Reject
+from monitor.core.errors import ExportError, Reject, Skipped
+from monitor.core.excerpt import Cut
 from monitor.core.model import RawItem
+from monitor.sources.csvfile import csv_rows
+from monitor.sources.limits import DEFAULT, ImportLimits
+from monitor.sources.sheets import SUFFIXES as SHEET_SUFFIXES, count_rows, sheet_rows
 
 MAX_FIELD = 20_000  # characters; longer cells are not citizen messages but broken exports
 
@@ -57,132 +58,27 @@ def header_map(headers: list[object], extra: dict[str, list[str]] | None = None)
     return out
 
 
-# --------------------------------------------------------------------------- decoding
-_SAMPLE = 256 * 1024  # bytes read to detect the encoding and the CSV dialect
+# --------------------------------------------------------------------------- reading
 _SURROGATE = re.compile("[\udc80-\udcff]")  # bytes that did not decode (errors="surrogateescape")
 
 
-def detect_encoding(sample: bytes, at_eof: bool) -> str:
-    """The encoding of a file from its first bytes. A multi-byte character cut at the end of the sample is
-    not evidence against an encoding; a few undecodable bytes later in the file become row rejects."""
-    if sample.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            codecs.getincrementaldecoder(encoding)().decode(sample, final=at_eof)
-            return encoding
-        except UnicodeDecodeError:
-            continue
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(sample).best()
-    if best is not None:
-        return best.encoding
-    # Mostly one encoding with a few broken bytes: take the one that breaks least; those rows are rejected.
-    errors = {enc: sample.decode(enc, "replace").count("\ufffd") for enc in ("utf-8", "gb18030")}
-    best_enc = min(errors, key=lambda e: (errors[e], e != "utf-8"))
-    if errors[best_enc] > max(8, len(sample) // 50):
-        raise ExportError("无法识别文件编码 (cannot detect the text encoding)")
-    return best_enc
+def read_rows(path: Path, encoding: str | None = None, sheet: str | int | None = None,
+              limits: ImportLimits = DEFAULT, strict: bool = False) -> Iterator[tuple[int, list]]:
+    """(row number, cells) of a CSV or a workbook, streamed with the caps of `limits`: a cell over the cap is
+    a `Cut`, more rows than the cap refuse the file."""
+    if path.suffix.lower() in SHEET_SUFFIXES:
+        return sheet_rows(path, sheet, lambda top: _find_header(top) is not None, limits)
+    return csv_rows(path, encoding, strict, limits)
 
 
-def _open_text(path: Path, encoding: str | None) -> tuple[io.TextIOWrapper, str]:
-    raw = path.open("rb")
-    sample = raw.read(_SAMPLE)
-    at_eof = len(sample) < _SAMPLE
-    try:
-        encoding = encoding or detect_encoding(sample, at_eof)
-        codecs.lookup(encoding)
-    except LookupError:
-        raw.close()
-        raise ExportError(f"未知编码 (unknown encoding) {encoding!r}") from None
-    except ExportError:
-        raw.close()
-        raise
-    raw.seek(0)
-    # Streamed, so a million-row export never sits in memory as one string; bytes that do not decode are
-    # kept as surrogates and the row holding them is rejected, not the file.
-    return io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline=""), encoding
-
-
-def _dialect(text: io.TextIOWrapper) -> type[csv.Dialect]:
-    """Excel's CSV rules with the delimiter the first line uses most. (csv.Sniffer guesses quoting from
-    the sample too, and guesses wrong on Chinese text with quotes in it, shifting whole rows.)"""
-    first = text.readline()
-    text.seek(0)
-    counts = {d: first.count(d) for d in ",\t;|"}
-    delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
-
-    class Export(csv.excel):
-        pass
-
-    Export.delimiter = delimiter
-    return Export
-
-
-def _csv_rows(path: Path, encoding: str | None, strict: bool = False) -> Iterator[tuple[int, list]]:
-    text, _ = _open_text(path, encoding)
-    with text:
-        reader = csv.reader(text, _dialect(text), strict=strict)
-        try:
-            for row in reader:
-                yield reader.line_num, row
-        except csv.Error as exc:
-            hint = "（文件可能被截断 / the file may be truncated）" if "end of data" in str(exc) else ""
-            raise ExportError(f"CSV 格式错误 (malformed CSV) at line {reader.line_num}: {exc}{hint}") from None
-        except UnicodeDecodeError as exc:  # only with an explicitly declared strict codec
-            raise ExportError(f"编码错误 (encoding): {exc}") from None
-
-
-_SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
-
-
-def _sheet_rows(path: Path, sheet: str | int | None) -> Iterator[tuple[int, list]]:
-    from python_calamine import CalamineWorkbook
-
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        names = workbook.sheet_names
-    except Exception as exc:  # calamine raises its own error types for corrupt/truncated files
-        raise ExportError(f"无法打开表格，文件损坏或被截断 (cannot open workbook: corrupt or truncated): {exc}") from None
-    if sheet is None:
-        candidates = names
-    elif isinstance(sheet, int):
-        candidates = [names[sheet]] if 0 <= sheet < len(names) else []
-    else:
-        candidates = [sheet] if sheet in names else []
-    if not candidates:
-        raise ExportError(f"找不到工作表 (no sheet) {sheet!r}; sheets: {names}")
-    chosen = candidates[0]
-    for name in candidates:
-        try:
-            top = list(itertools.islice(workbook.get_sheet_by_name(name).iter_rows(), 20))
-        except Exception as exc:
-            raise ExportError(f"工作表 {name} 无法读取 (unreadable sheet): {exc}") from None
-        if _find_header(top) is not None:
-            chosen = name
-            break
-    try:
-        for i, row in enumerate(workbook.get_sheet_by_name(chosen).iter_rows(), start=1):
-            yield i, list(row)
-    except ExportError:
-        raise
-    except Exception as exc:
-        raise ExportError(f"工作表 {chosen} 读取失败 (cannot read sheet): {exc}") from None
-
-
-def read_rows(path: Path, encoding: str | None = None, sheet: str | int | None = None) -> Iterator[tuple[int, list]]:
-    if path.suffix.lower() in _SHEET_SUFFIXES:
-        return _sheet_rows(path, sheet)
-    return _csv_rows(path, encoding)
-
-
-def check_readable(path: Path, encoding: str | None = None, sheet: str | int | None = None) -> int:
+def check_readable(path: Path, encoding: str | None = None, sheet: str | int | None = None,
+                   limits: ImportLimits = DEFAULT) -> int:
     """Read the whole file once without keeping it, so that a truncated or corrupt file is refused before
     anything is stored. Returns the number of physical rows."""
-    rows = _sheet_rows(path, sheet) if path.suffix.lower() in _SHEET_SUFFIXES else _csv_rows(path, encoding, True)
+    if path.suffix.lower() in SHEET_SUFFIXES:
+        return count_rows(path, sheet, lambda top: _find_header(top) is not None, limits)
     n = 0
-    for n, _ in enumerate(rows, start=1):
+    for n, _ in enumerate(read_rows(path, encoding, sheet, limits, strict=True), start=1):
         pass
     return n
 
@@ -260,8 +156,9 @@ def map_rows(
     source: str,
     extra: dict[str, list[str]] | None = None,
     scan: int = 20,
-) -> Iterator[RawItem | Reject]:
-    """RawItems from a header-led table. The RawItem's extra holds the row number and original cells."""
+) -> Iterator[RawItem | Reject | Skipped]:
+    """RawItems from a header-led table. The RawItem's extra holds the row number and original cells. An
+    empty row is Skipped (counted, not quarantined); empty rows above the header are not scanned for it."""
     buffered: list[tuple[int, list]] = []
     columns: dict[str, int] | None = None
     headers: list[str] = []
@@ -269,6 +166,8 @@ def map_rows(
     text_headers: set[str] = set()
     for row_no, row in rows:
         if columns is None:
+            if not any(v not in (None, "") for v in row):
+                continue
             buffered.append((row_no, row))
             found = _find_header([r for _, r in buffered], extra)
             if found is not None:
@@ -292,13 +191,13 @@ def map_rows(
 
 
 def _map_text_row(row_no: int, row: list[str], columns: dict[str, int], names: list[str], text_headers: set[str],
-                  source: str) -> RawItem | Reject:
+                  source: str) -> RawItem | Reject | Skipped:
     """_map_row for a row of strings (CSV), the same result with less work per cell: each cell stripped
     once, one surrogate search per row."""
+    if not any(row):
+        return Skipped(row_no)
     stripped = [v.strip() for v in row]
     raw = {name: text for name, v, text in zip(names, row, stripped) if v}
-    if not any(row):
-        return Reject(row_no, "空行 (empty row)", raw)
     if _SURROGATE.search("".join(row)):
         raw = {k: _visible(v) for k, v in raw.items()}
         return Reject(row_no, "无法解码的字节 (undecodable bytes): 编码不一致或文件损坏", raw)
@@ -308,10 +207,13 @@ def _map_text_row(row_no: int, row: list[str], columns: dict[str, int], names: l
                     lambda f: row[columns[f]] if f in columns and columns[f] < n else None)
 
 
-def _map_row(row_no: int, row: list, columns: dict[str, int], headers: list[str], source: str) -> RawItem | Reject:
-    raw = {headers[i] or f"col{i + 1}": _cell_text(v) for i, v in enumerate(row) if i < len(headers) and v not in (None, "")}
+def _map_row(row_no: int, row: list, columns: dict[str, int], headers: list[str],
+             source: str) -> RawItem | Reject | Skipped:
     if not any(v not in (None, "") for v in row):
-        return Reject(row_no, "空行 (empty row)", raw)
+        return Skipped(row_no)
+    if any(type(v) is Cut for v in row):
+        return _oversized(row_no, row, headers)
+    raw = {headers[i] or f"col{i + 1}": _cell_text(v) for i, v in enumerate(row) if i < len(headers) and v not in (None, "")}
 
     def cell(field: str) -> object:
         i = columns.get(field)
@@ -323,6 +225,20 @@ def _map_row(row_no: int, row: list, columns: dict[str, int], headers: list[str]
     values = {f: _cell_text(cell(f)) for f in columns}
     text_headers = {headers[columns[f]] for f in ("title", "body") if f in columns and columns[f] < len(headers)}
     return _to_item(row_no, values, raw, text_headers, source, cell)
+
+
+def _oversized(row_no: int, row: list, headers: list[str]) -> Reject:
+    """A row with a cell the reader cut for its size: quarantined with excerpts (the store keeps them
+    bounded) and each cut cell's size, never the cell."""
+    def name(i: int) -> str:
+        return (headers[i] if i < len(headers) else "") or f"col{i + 1}"
+
+    raw = {name(i): Cut(_visible(v.excerpt), v.size) if type(v) is Cut else _visible(_cell_text(v))
+           for i, v in enumerate(row) if v not in (None, "")}
+    sizes = {name(i): v.size for i, v in enumerate(row) if type(v) is Cut}
+    first = max(sizes, key=sizes.get)
+    return Reject(row_no, f"字段过长 (field too long): 「{first}」有 {sizes[first]:,} 个字符，超过单元格或整行的上限，"
+                          f"只保留摘录 (over the cell or row limit: an excerpt is kept)", raw, detail={"sizes": sizes})
 
 
 def _to_item(row_no: int, values: dict[str, str], raw: dict[str, str], text_headers: set[str], source: str,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import itertools
+import re
 from pathlib import Path
 from typing import Awaitable, Callable, Iterable, Iterator
 
@@ -20,28 +22,61 @@ from monitor.core.model import RawItem
 from monitor.pipeline import ImportStats, Pipeline
 from monitor.core.progress import progress
 from monitor.config.settings import HotlineExportSource, Settings
-from monitor.core.errors import ExportError, Reject
+from monitor.core.errors import ExportError, Reject, Skipped
 from monitor.sources.hotline_export import check_readable, map_rows, read_rows
 from monitor.sources.jsonlines import JSON_SUFFIXES, read_jsonlines
+from monitor.sources.limits import DEFAULT, ImportLimits
 
 SUPPORTED = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", *JSON_SUFFIXES)
 
 
-def _options(settings: Settings, source: str) -> tuple[dict, str | None, str | int | None]:
-    cfg = settings.source(source)
-    if isinstance(cfg, HotlineExportSource):
-        return cfg.mapping, cfg.encoding, cfg.sheet
-    return {}, None, None
+def source_config(settings: Settings, source: str) -> HotlineExportSource | None:
+    """The hotline_export config of a source: its own, or for a name derived from a file ("hotline:export_11"),
+    the configured source it was derived from."""
+    for name in (source, source.partition(":")[0]):
+        cfg = settings.source(name)
+        if isinstance(cfg, HotlineExportSource):
+            return cfg
+    return None
 
 
-def records(path: Path, source: str, settings: Settings) -> Iterator[RawItem | Reject]:
+def _options(settings: Settings, source: str) -> tuple[dict, str | None, str | int | None, ImportLimits]:
+    cfg = source_config(settings, source)
+    if cfg is not None:
+        return cfg.mapping, cfg.encoding, cfg.sheet, ImportLimits(cell_chars=cfg.max_cell_chars, rows=cfg.max_rows)
+    return {}, None, None, DEFAULT
+
+
+_UNSAFE = re.compile(r"[^\w.\-]+")
+
+
+def default_source(path: Path, settings: Settings) -> str:
+    """The source of a file imported without --source. Ids are unique within one platform's exports, not
+    across files: importing the shared exports one after another under one name once let different
+    complaints with the same number replace each other. So: the configured source whose watched folder
+    holds the file, else "<first hotline_export source, or import>:<file name>" (that source's mapping
+    applies). Several exports of one platform are imported with --source to share their ids."""
+    resolved = path.resolve()
+    exports = [s for s in settings.sources if isinstance(s, HotlineExportSource)]
+    for cfg in exports:
+        if cfg.path and resolved.parent == settings.resolve(cfg.path).resolve():
+            return cfg.name
+    base = exports[0].name if exports else "import"
+    stem = _UNSAFE.sub("_", path.stem).strip("_") or "file"
+    room = 100 - len(base) - 1
+    if len(stem) > room:  # the column holds 100 characters: a long name keeps its start and a hash
+        stem = stem[: room - 9] + "~" + hashlib.sha1(path.stem.encode()).hexdigest()[:8]
+    return f"{base}:{stem}"
+
+
+def records(path: Path, source: str, settings: Settings) -> Iterator[RawItem | Reject | Skipped]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise ExportError(f"不支持的文件类型 (unsupported file type) {suffix or '(none)'}; use CSV, XLSX, XLS or JSON lines")
+    mapping, encoding, sheet, limits = _options(settings, source)
     if suffix in JSON_SUFFIXES:
-        return read_jsonlines(path, source)
-    mapping, encoding, sheet = _options(settings, source)
-    return map_rows(read_rows(path, encoding, sheet), source, mapping)
+        return read_jsonlines(path, source, limits)
+    return map_rows(read_rows(path, encoding, sheet, limits), source, mapping)
 
 
 def check_file(path: Path, source: str, settings: Settings) -> int:
@@ -50,12 +85,28 @@ def check_file(path: Path, source: str, settings: Settings) -> int:
     if not path.is_file():
         raise ExportError("文件不存在或不可读 (no such file)")
     suffix = path.suffix.lower()
-    if suffix in JSON_SUFFIXES:
-        return sum(1 for _ in read_jsonlines(path, source))
     if suffix not in SUPPORTED:
         raise ExportError(f"不支持的文件类型 (unsupported file type) {suffix or '(none)'}; use CSV, XLSX, XLS or JSON lines")
-    _, encoding, sheet = _options(settings, source)
-    return max(0, check_readable(path, encoding, sheet) - 1)  # the header row is no record
+    _, encoding, sheet, limits = _options(settings, source)
+    if suffix in JSON_SUFFIXES:
+        return sum(1 for _ in read_jsonlines(path, source, limits))
+    return max(0, check_readable(path, encoding, sheet, limits) - 1)  # the header row is no record
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _keyed(stream: Iterable, digest: str) -> Iterator:
+    """Rejects keyed by file and row: the same file imported again quarantines nothing twice."""
+    for r in stream:
+        if isinstance(r, Reject) and r.key is None:
+            r.key = f"{digest[:40]}:{r.row_no}"
+        yield r
 
 
 def _batched(it: Iterable, size: int) -> Iterator[list]:
@@ -140,12 +191,14 @@ async def import_file(
             rows = check_file(path, source, settings)
         with frozen_heap(), progress(f"导入 {path.name}", total=rows, enabled=show_progress) as bar:
             done = skip
-            stream = itertools.islice(records(path, source, settings), skip, None)
+            stream = _keyed(itertools.islice(records(path, source, settings), skip, None), file_digest(path))
             for chunk in _batched(stream, batch):
                 done += len(chunk)
                 hook = after_batch(done) if after_batch else None
-                stats = await pipeline.ingest(chunk, source, str(path), in_tx=hook)
-                total.add(stats)
+                if hook is None and all(type(r) is Skipped for r in chunk):
+                    total.empty += len(chunk)  # blank rows only: nothing to store, no transaction
+                else:
+                    total.add(await pipeline.ingest(chunk, source, str(path), in_tx=hook, id_conflicts=True))
                 bar.advance(len(chunk))
                 _trim_heap()
             bar.total(done)  # the bar ends full: title rows above the header were counted in the estimate
@@ -160,23 +213,26 @@ async def import_files(
     pipeline: Pipeline,
     settings: Settings,
     paths: list[Path],
-    source: str,
+    source: str | None,
     batch: int = BATCH,
     show_progress: bool | None = None,
 ) -> ImportStats:
-    """Import files in order. Raises ExportError (with the file name) for a file that cannot be read; every
-    file is checked before the first is imported, so a bad file in the list leaves nothing half done."""
+    """Import files in order, under `source`, or each under its default_source when it is None. Raises
+    ExportError (with the file name) for a file that cannot be read; every file is checked before the first
+    is imported, so a bad file in the list leaves nothing half done."""
     counts = []
-    for path in paths:
+    sources = [source or default_source(path, settings) for path in paths]
+    for path, src in zip(paths, sources):
         try:
-            counts.append(check_file(path, source, settings))
+            counts.append(check_file(path, src, settings))
         except ExportError as exc:
             raise ExportError(f"{path}: {exc}") from None
         except OSError as exc:
             raise ExportError(f"{path}: 无法读取 (cannot read): {exc.strerror or exc}") from None
     total = ImportStats()
-    for path, rows in zip(paths, counts):
-        stats = await import_file(pipeline, settings, path, source, batch, show_progress=show_progress, rows=rows)
+    for path, src, rows in zip(paths, sources, counts):
+        stats = await import_file(pipeline, settings, path, src, batch, show_progress=show_progress, rows=rows)
         total.add(stats)
-        logger.info("imported {}: {}", path, {k: v for k, v in stats.as_json().items() if k != "seconds"})
+        logger.info("imported {} as source {}: {}", path, src,
+                    {k: v for k, v in stats.as_json().items() if k != "seconds"})
     return total

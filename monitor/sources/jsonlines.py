@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Iterator
 
 from monitor.core.model import RawItem
-from monitor.core.errors import ExportError, Reject
+from monitor.core.errors import ExportError, Reject, Skipped
+from monitor.core.excerpt import cut
+from monitor.sources.csvfile import bounded_lines
 from monitor.sources.hotline_export import MAX_FIELD, parse_time
+from monitor.sources.limits import DEFAULT, ImportLimits
 
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
@@ -46,18 +49,38 @@ def record_to_item(obj: object, source: str, row_no: int = 0) -> RawItem:
     )
 
 
-def read_jsonlines(path: Path, source: str) -> Iterator[RawItem | Reject]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ExportError(f"JSON 行文件必须是 UTF-8 (JSON lines must be UTF-8): {exc}") from None
-    for row_no, line in enumerate(text.splitlines(), start=1):
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        first = f.read(1 << 20)
+        yield first[3:] if first.startswith(b"\xef\xbb\xbf") else first
+        while chunk := f.read(1 << 20):
+            yield chunk
+
+
+def read_jsonlines(path: Path, source: str, limits: ImportLimits = DEFAULT) -> Iterator[RawItem | Reject | Skipped]:
+    """Line by line, never the whole file: a line longer than limits.row_chars bytes is rejected with an
+    excerpt and its size, without being held."""
+    for row_no, (raw, size) in enumerate(bounded_lines(_chunks(path), limits.row_chars), start=1):
+        if row_no > limits.rows:
+            raise ExportError(f"超过行数上限 {limits.rows:,} 行 (more than {limits.rows:,} lines)")
+        if size > limits.row_chars:  # cut while read (perhaps inside a character)
+            yield Reject(row_no, f"行过长 (line too long): {size:,} 字节，超过上限 {limits.row_chars:,}",
+                         {"line": cut(raw.decode("utf-8", "replace"), size)}, detail={"sizes": {"line": size}})
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ExportError(f"JSON 行文件必须是 UTF-8 (JSON lines must be UTF-8): line {row_no}: {exc}") from None
         if not line.strip():
+            yield Skipped(row_no)
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             yield Reject(row_no, f"JSON 格式错误 (bad JSON): {exc.msg}", {"line": line[:2000]})
+            continue
+        except RecursionError:
+            yield Reject(row_no, "JSON 嵌套过深 (JSON nested too deeply)", {"line": line[:2000]})
             continue
         try:
             yield record_to_item(obj, source, row_no)

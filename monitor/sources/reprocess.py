@@ -9,9 +9,10 @@ from pathlib import Path
 
 from monitor.core.model import RawItem
 from monitor.pipeline import ImportStats, Pipeline
-from monitor.config.settings import HotlineExportSource, Settings
+from monitor.config.settings import Settings
 from monitor.core.errors import ExportError, Reject
 from monitor.sources.hotline_export import map_rows
+from monitor.sources.importer import source_config
 from monitor.sources.jsonlines import JSON_SUFFIXES, record_to_item
 
 
@@ -24,8 +25,12 @@ class ReprocessResult:
 
 
 def remap(row: dict, settings: Settings) -> RawItem | Reject:
-    """One quarantined row → an item, or a reject with today's reason."""
+    """One quarantined row → an item, or a reject with today's reason. A row kept as excerpts (a value cut
+    for its size) or an id conflict (a person decides which text is right) stays where it is."""
     raw, source, row_no = row["raw"] or {}, row["source"], row["row_no"] or 0
+    detail = row.get("detail") or {}
+    if detail.get("sizes") or detail.get("conflict"):
+        return Reject(row_no, row["reason"], raw)
     if "record" in raw or Path(row["file"] or "").suffix.lower() in JSON_SUFFIXES:
         record = raw.get("record", raw)
         if "line" in raw and len(raw) == 1:
@@ -34,14 +39,14 @@ def remap(row: dict, settings: Settings) -> RawItem | Reject:
             return record_to_item(record, source, row_no)
         except ValueError as exc:
             return Reject(row_no, str(exc), raw)
-    cfg = settings.source(source)
-    mapping = cfg.mapping if isinstance(cfg, HotlineExportSource) else {}
+    cfg = source_config(settings, source)
+    mapping = cfg.mapping if cfg is not None else {}
     headers = list(raw)
     try:
         out = list(map_rows(iter([(0, headers), (row_no, [raw[h] for h in headers])]), source, mapping))
     except ExportError as exc:
         return Reject(row_no, f"{exc}", raw)
-    return out[0] if out else Reject(row_no, row["reason"], raw)
+    return out[0] if out and isinstance(out[0], (RawItem, Reject)) else Reject(row_no, row["reason"], raw)
 
 
 async def reprocess(pipeline: Pipeline, settings: Settings, source: str | None = None,

@@ -26,6 +26,7 @@ def retry_delay(failures: int, interval: timedelta) -> timedelta:
 class SourceRunner:
     def __init__(self, app, cfg, collector) -> None:
         self.app, self.cfg, self.collector = app, cfg, collector
+        self.stop: asyncio.Event | None = None  # serve's, while run() runs
         self.fetcher = Fetcher.for_source(cfg) if uses_http(cfg) else None
         self.interval = cfg.interval.timedelta()
 
@@ -53,7 +54,7 @@ class SourceRunner:
         async with self.app.store.read() as tx:
             row = await tx.sources.get(name)
         state = SourceState(dict(row["cursor"] or {}), row["etag"], row["last_modified"]) if row else SourceState()
-        ctx = PollContext(name, self.cfg, state, self.app, self.fetcher)
+        ctx = PollContext(name, self.cfg, state, self.app, self.fetcher, stop=self.stop)
         try:
             await self.collector.poll(ctx)
         except Exception as exc:  # any failure of one source is recorded on its row; the loop goes on
@@ -77,6 +78,7 @@ class SourceRunner:
         return ctx
 
     async def run(self, stop: asyncio.Event) -> None:
+        self.stop = stop
         try:
             while not stop.is_set():
                 try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -18,9 +19,39 @@ class StoreError(Exception):
     """The database cannot be reached or used; the message says which URL (without password)."""
 
 
+class DatabaseURLError(StoreError):
+    """The database URL is the user's mistake (malformed, another database system, a folder that does not
+    exist): bad input, which the CLI answers with exit 2 and the way to write it."""
+
+
+_URL_HINT = ("请使用 sqlite:///文件名.db 或 postgresql://用户:密码@主机:5432/库名 "
+             "(use sqlite:///FILE.db or postgresql://USER:PASSWORD@HOST:5432/DB)")
+_DRIVERS = {"sqlite": ("", "pysqlite", "aiosqlite"), "postgresql": ("", "psycopg2", "psycopg", "asyncpg"),
+            "postgres": ("",)}
+
+
+def check_url(url: str):
+    """The parsed URL if it names a database this program can use (SQLite or PostgreSQL, any of their usual
+    driver spellings); DatabaseURLError otherwise, with the way to write it and without the password."""
+    try:
+        u = make_url(url)
+    except Exception:  # sqlalchemy's ArgumentError, or ValueError for a port that is not a number
+        raise DatabaseURLError(f"数据库地址格式不对 (malformed database URL) {_hide_password(url)!r}；{_URL_HINT}") \
+            from None
+    backend, _, driver = u.drivername.partition("+")
+    if driver not in _DRIVERS.get(backend, ()):
+        raise DatabaseURLError(f"不支持的数据库 (unsupported database) {u.render_as_string(hide_password=True)}："
+                               f"舆情哨兵只支持 SQLite 和 PostgreSQL (only SQLite and PostgreSQL are supported)；{_URL_HINT}")
+    return u
+
+
+def _hide_password(url: str) -> str:
+    return re.sub(r"(//[^/:@]*):[^/@]*@", r"\1:***@", url)
+
+
 def async_url(url: str) -> str:
     """Accept plain URLs (sqlite:///x.db, postgresql://…) and pick the async driver."""
-    u = make_url(url)
+    u = check_url(url)
     if u.drivername in ("sqlite", "sqlite+pysqlite"):
         u = u.set(drivername="sqlite+aiosqlite")
     elif u.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
@@ -29,7 +60,10 @@ def async_url(url: str) -> str:
 
 
 def safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return _hide_password(url)
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -117,7 +151,8 @@ class Store:
             folder = Path(u.database).expanduser().resolve().parent
             if not folder.is_dir():
                 await self.engine.dispose()
-                raise StoreError(f"数据库目录不存在 (database folder does not exist): {folder}")
+                raise DatabaseURLError(f"数据库目录不存在 (database folder does not exist): {folder}；"
+                                       "请先创建该目录，或用 --db 指定另一个位置 (create it or choose another --db)")
         try:
             if migrate_schema:
                 await migrate(self.engine)
@@ -130,7 +165,9 @@ class Store:
         except Exception as exc:
             if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite")):
                 await self.engine.dispose()
-                raise StoreError(f"数据库不可用 (database unusable) {safe_url(self.url)}: {exc}") from exc
+                # the first line: not SQLAlchemy's "Background on this error" link
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise StoreError(f"数据库不可用 (database unusable) {safe_url(self.url)}: {reason}") from exc
             raise
         return self
 
@@ -173,6 +210,7 @@ class Tx:
             PeopleRepo,
             SourceRepo,
         )
+        from monitor.store.reports import ReportRepo
 
         self.conn = conn
         self.items = ItemRepo(conn)
@@ -183,3 +221,4 @@ class Tx:
         self.sources = SourceRepo(conn)
         self.ledger = LedgerRepo(conn)
         self.people = PeopleRepo(conn)
+        self.reports = ReportRepo(conn)  # the digest's and the reports' reads (monitor/store/reports.py)

@@ -10,6 +10,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import JSON, LargeBinary, and_, case, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.core.excerpt import EXCERPT, bound_record
 from monitor.core.model import Deadline, Incident, OutboxMessage, from_row
 from monitor.store.schema import (
     UTC,
@@ -283,9 +284,21 @@ class ItemRepo(_Repo):
     async def count(self) -> int:
         return (await self.conn.execute(select(func.count()).select_from(items))).scalar_one()
 
-    async def quarantine(self, rows: list[dict]) -> None:
-        if rows:
-            await self.conn.execute(quarantine.insert(), rows)
+    async def quarantine(self, rows: list[dict]) -> int:
+        """Store rejected rows, each bounded (long values kept as excerpts, their sizes in detail["sizes"]);
+        a row whose (source, row_key) is already stored is not stored again. Returns the rows added."""
+        keyed, plain = [], []
+        for row in rows:
+            raw, sizes = bound_record(row.get("raw") or {})
+            detail = dict(row.get("detail") or {})
+            if sizes:
+                detail["sizes"] = {**detail.get("sizes", {}), **sizes}
+            bounded = {**row, "raw": raw, "detail": detail or None, "row_key": row.get("row_key"),
+                       "reason": str(row["reason"])[:EXCERPT]}
+            (keyed if bounded["row_key"] else plain).append(bounded)
+        if plain:
+            await self.conn.execute(quarantine.insert(), plain)
+        return len(plain) + len(await self._insert_ignore(quarantine, keyed, ["source", "row_key"]))
 
     async def quarantined(self, source: str | None = None, include_resolved: bool = False) -> list[dict]:
         stmt = select(quarantine).order_by(quarantine.c.id)
@@ -715,8 +728,10 @@ class OutboxRepo(_Repo):
         """Add messages; a key already present (sent or pending) is skipped: the idempotency guarantee."""
         return await self._insert_ignore(outbox, rows, ["key"])
 
-    async def claim(self, now: datetime, owner: str, lease: timedelta, limit: int = 50) -> list[OutboxMessage]:
-        """Lease due messages to `owner`. A lease that expires (worker died) makes the message due again."""
+    async def claim(self, now: datetime, owner: str, lease: timedelta, limit: int = 50,
+                    keys: Sequence[str] | None = None) -> list[OutboxMessage]:
+        """Lease due messages to `owner` (only those with these `keys`, when given). A lease that expires
+        (worker died) makes the message due again."""
         stmt = (
             select(outbox.c.id)
             .where(
@@ -727,6 +742,8 @@ class OutboxRepo(_Repo):
             .order_by(outbox.c.next_attempt_at, outbox.c.id)
             .limit(limit)
         )
+        if keys is not None:
+            stmt = stmt.where(outbox.c.key.in_(list(keys)))
         ids = [r[0] for r in await self.conn.execute(self._lock(stmt))]
         if not ids:
             return []

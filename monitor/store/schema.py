@@ -176,9 +176,15 @@ quarantine = Table(
     Column("file", Text, nullable=False, default=""),
     Column("row_no", Integer),
     Column("reason", Text, nullable=False),
-    Column("raw", JSON, nullable=False, default=dict),
+    Column("raw", JSON, nullable=False, default=dict),  # bounded (monitor.core.excerpt): long values cut
     _ts("created_at", nullable=False),
     _ts("resolved_at"),
+    # The row's identity (file digest:row, or the id conflict's texts): importing the same file again adds
+    # no second row. Null for rows that have none (a collector's reject).
+    Column("row_key", String(100)),
+    # {"sizes": {value: original characters}} of what was cut; {"conflict": {...}} for an id conflict
+    Column("detail", JSON(none_as_null=True)),
+    UniqueConstraint("source", "row_key"),
 )
 
 deadlines = Table(

@@ -9,8 +9,13 @@ from datetime import datetime
 from aiohttp import web
 
 from monitor.core.model import Severity
+from monitor.understanding.names import UnknownName, check_department
 from monitor.web.auth import APP_KEY, authorized
+from monitor.web.inputs import MAX_OFFSET, BadInput, json_object, query_int, row_id, text_field
 from monitor.web.pages import incident_detail
+
+# longest accepted value per action field: the store's column, or a generous bound for free text
+FIELD_LIMITS = {"actor": 100, "rule": 100, "kind": 50, "department": 100, "url": 2000, "note": 5000, "reason": 500}
 
 
 def jsonable(value):
@@ -36,12 +41,13 @@ async def list_incidents(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     status = request.query.get("status")
     if status not in (None, "open", "closed", "merged"):
-        return web.json_response({"error": "status: use open, closed or merged"}, status=400)
-    try:
-        limit = min(int(request.query.get("limit", "200")), 1000)
-        offset = int(request.query.get("offset", "0"))
-    except ValueError:
-        return web.json_response({"error": "limit/offset: must be integers"}, status=400)
+        return web.json_response({"error": "status: 须为 open、closed 或 merged (use open, closed or merged)"},
+                                 status=400)
+    try:  # a negative limit would read the whole store (SQLite's LIMIT -1); a huge offset overflows the driver
+        limit = query_int(request.query, "limit", 200, 1, 1000)
+        offset = query_int(request.query, "offset", 0, 0, MAX_OFFSET)
+    except BadInput as exc:
+        return web.json_response({"error": str(exc)}, status=400)
     async with app.store.read() as tx:
         incidents = await tx.incidents.list(status=status, limit=limit, offset=offset)
     return web.json_response({"incidents": [incident_json(i) for i in incidents]})
@@ -50,12 +56,12 @@ async def list_incidents(request: web.Request) -> web.Response:
 async def get_incident(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     try:
-        incident_id = int(request.match_info["id"])
-    except ValueError:
-        return web.json_response({"error": "id: must be an integer"}, status=400)
+        incident_id = row_id(request.match_info["id"])
+    except BadInput as exc:
+        return web.json_response({"error": str(exc)}, status=400)
     detail = await incident_detail(app, incident_id)
     if detail is None:
-        return web.json_response({"error": f"incident {incident_id} not found"}, status=404)
+        return web.json_response({"error": f"没有事件 #{incident_id} (incident {incident_id} not found)"}, status=404)
     body = incident_json(detail["incident"])
     body["route"] = {"department": detail["incident"].department,
                      "co_departments": detail["incident"].co_departments, "region": detail["incident"].region}
@@ -64,31 +70,38 @@ async def get_incident(request: web.Request) -> web.Response:
     body["evidence"] = jsonable(detail["evidence"])
     body["timeline"] = jsonable(detail["timeline"])
     for item in body["items"]:
-        item.pop("raw", None)
+        raw = item.pop("raw", None)
+        if isinstance(raw, dict) and raw.get("time_replaced"):  # a pushed time in the future: both are shown
+            item["time_replaced"] = raw["time_replaced"]
     return web.json_response(body)
 
 
 # --------------------------------------------------------------------------- actions (authenticated)
 async def json_body(request: web.Request, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
+    """The action's JSON object with its string fields checked (type, length, storable text); raises the
+    400 (or 413) that answers anything else."""
     try:
-        body = await request.json()
-    except ValueError:
-        raise _bad("body: not valid JSON") from None
-    if not isinstance(body, dict):
-        raise _bad("body: expected a JSON object")
-    for key in required:
-        if not isinstance(body.get(key), str) or not body[key].strip():
-            raise _bad(f"{key}: required string")
-    for key in optional:
-        if key in body and body[key] is not None and not isinstance(body[key], str):
-            raise _bad(f"{key}: must be a string")
+        raw = await request.read()  # bounded by the application's client_max_size
+    except web.HTTPRequestEntityTooLarge:
+        raise _bad("body: 请求体过大 (request body too large)", 413) from None
+    try:
+        body = json_object(raw)
+        for key in required:
+            text_field(body, key, FIELD_LIMITS.get(key, 1000), required=True)
+        for key in optional:
+            text_field(body, key, FIELD_LIMITS.get(key, 1000))
+    except BadInput as exc:
+        raise _bad(str(exc)) from None
     return body
 
 
-def _bad(message: str) -> web.HTTPBadRequest:
+def _bad(message: str, status: int = 400) -> web.HTTPException:
     import json
 
-    return web.HTTPBadRequest(text=json.dumps({"error": message}, ensure_ascii=False), content_type="application/json")
+    text = json.dumps({"error": message}, ensure_ascii=False)
+    if status == 413:
+        return web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=text, content_type="application/json")
+    return web.HTTPBadRequest(text=text, content_type="application/json")
 
 
 async def incident_action(request: web.Request) -> web.Response:
@@ -99,9 +112,9 @@ async def incident_action(request: web.Request) -> web.Response:
         return denied
     app = request.app[APP_KEY]
     try:
-        incident_id = int(request.match_info["id"])
-    except ValueError:
-        return web.json_response({"error": "id: must be an integer"}, status=400)
+        incident_id = row_id(request.match_info["id"])
+    except BadInput as exc:
+        return web.json_response({"error": str(exc)}, status=400)
     action = request.match_info["action"]
     try:
         if action == "ack":
@@ -115,12 +128,21 @@ async def incident_action(request: web.Request) -> web.Response:
             out = {"satisfied": [{"rule": d.rule, "on_time": d.closed_at <= d.due_at} for d in result]}
         else:  # reassign
             b = await json_body(request, ("actor", "department"), ("reason",))
-            incident = await app.service.reassign(incident_id, b["department"], b["actor"], b.get("reason") or "")
+            department = check_department(app.jurisdiction, b["department"])  # a known department, or 400
+            incident = await app.service.reassign(incident_id, department, b["actor"], b.get("reason") or "")
             out = {"department": incident.department}
     except ServiceError as exc:
-        return web.json_response({"error": str(exc)}, status=exc.status)
+        return error_json(exc)
     app.escalator.wake()
     return web.json_response(out)
+
+
+def error_json(exc) -> web.Response:
+    """A ServiceError as JSON; an unknown department or domain also lists the allowed names."""
+    body = {"error": str(exc)}
+    if isinstance(exc, UnknownName):
+        body["allowed"] = exc.allowed
+    return web.json_response(body, status=exc.status)
 
 
 def add_routes(web_app: web.Application) -> None:

@@ -16,8 +16,10 @@ def authorized(request: web.Request) -> web.Response | None:
     expected = os.environ.get(app.settings.api.token_env)
     if not expected:
         return web.json_response(
-            {"error": f"API token not configured: set {app.settings.api.token_env} (接口令牌未配置)"}, status=503)
+            {"error": f"接口令牌未配置 (API token not configured: set {app.settings.api.token_env})"}, status=503)
     given = request.headers.get("Authorization", "")
-    if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), expected.encode())):
-        return web.json_response({"error": "Authorization: Bearer token missing or wrong (令牌错误)"}, status=401)
+    # aiohttp hands undecodable header bytes over as surrogate escapes: encode them back, never fail on them
+    if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode("utf-8", "surrogateescape"),
+                                                                 expected.encode("utf-8", "surrogateescape"))):
+        return web.json_response({"error": "令牌错误 (Authorization: Bearer token missing or wrong)"}, status=401)
     return None

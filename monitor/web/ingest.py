@@ -1,8 +1,12 @@
 """POST /api/v1/ingest: pushed messages, HMAC-SHA256 signed (docs/design.md §5).
 
-401 on a missing or wrong signature, 400 naming the bad field, 413 over the size limit, 202
-{"item_id", "incident_id"}; the same id twice is stored once (the second answer names the same item).
-Several webhook sources may be configured: the one whose secret verifies the signature is the source."""
+The whole body is read (bounded) before the signature is checked: a body that arrives in several network
+reads (a slow link, a proxy, chunked encoding) is checked whole, and one past the limit is a 413 whatever
+its framing. 401 on a missing or wrong signature, 400 naming the bad field (monitor.web.push), 202
+{"item_id", "incident_id", "duplicate", "updated", "occurred_at"}: a known id with the same content is a
+duplicate (nothing changes); with changed content an update (kept in the item's history and read again,
+monitor.pipeline). Several webhook sources may be configured: the one whose secret verifies the signature
+is the source."""
 
 from __future__ import annotations
 
@@ -15,11 +19,13 @@ import os
 from aiohttp import web
 
 from monitor.config.settings import WebhookSource
-from monitor.sources.jsonlines import record_to_item
 from monitor.web.auth import APP_KEY
+from monitor.web.inputs import BadInput, load_json
+from monitor.web.push import parse_push
 
 SIGNATURE_HEADER = "X-Yuqing-Signature"
 _LOCK = web.AppKey("yuqing_ingest_lock", asyncio.Lock)
+_CHUNK = 64 * 1024
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -27,11 +33,28 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def verify(secret: str, body: bytes, header: str | None) -> bool:
-    return bool(header) and hmac.compare_digest(sign(secret, body), header.strip())
+    # bytes, not str: compare_digest refuses non-ASCII str, and aiohttp hands undecodable header bytes
+    # over as surrogate escapes
+    return bool(header) and hmac.compare_digest(sign(secret, body).encode(),
+                                                header.strip().encode("utf-8", "surrogateescape"))
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    return web.json_response({"error": message}, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None once it passes `limit`. One read() returns only what has arrived so far, so
+    read until EOF; count as it comes, so a chunked body without Content-Length is bounded too."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, size = [], 0
+    while chunk := await request.content.read(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def ingest(request: web.Request) -> web.Response:
@@ -40,11 +63,10 @@ async def ingest(request: web.Request) -> web.Response:
     if not sources:
         return _error(404, "未配置推送来源 (no webhook source is configured)")
     limit = max(s.max_body_bytes for s in sources)
-    if request.content_length is not None and request.content_length > limit:
-        return _error(413, f"body: 超过 {limit} 字节 (larger than {limit} bytes)")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        return _error(413, f"body: 超过 {limit} 字节 (larger than {limit} bytes)")
+    too_large = f"body: 超过 {limit} 字节 (larger than {limit} bytes)"
+    body = await read_body(request, limit)
+    if body is None:
+        return _error(413, too_large)
     header = request.headers.get(SIGNATURE_HEADER)
     if not header:
         return _error(401, f"缺少签名 (missing {SIGNATURE_HEADER} header: sha256=<hex HMAC-SHA256 of the body>)")
@@ -57,21 +79,23 @@ async def ingest(request: web.Request) -> web.Response:
     if len(body) > source.max_body_bytes:
         return _error(413, f"body: 超过 {source.max_body_bytes} 字节 (larger than {source.max_body_bytes} bytes)")
     try:
-        obj = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _error(400, f"body: 不是 UTF-8 JSON (not valid JSON: {exc})")
-    try:
-        item = record_to_item(obj, source.name)
-    except ValueError as exc:
+        push = parse_push(load_json(body), source.name, app.clock.now())
+    except BadInput as exc:
         return _error(400, str(exc))
+    item = push.item
     # One push at a time in this process: two copies of the same id racing would both look new.
     lock = request.app.get(_LOCK)
     async with lock:
         stats = await app.pipeline.ingest([item], source.name, "webhook")
         async with app.store.read() as tx:
             stored = (await tx.items.by_external_ids(source.name, [item.external_id]))[item.external_id]
-    return web.json_response({"item_id": stored["id"], "incident_id": stored["incident_id"],
-                              "duplicate": stats.inserted == 0}, status=202)
+    updated = stats.updated > 0
+    answer = {"item_id": stored["id"], "incident_id": stored["incident_id"],
+              "duplicate": stats.known > 0 and not updated, "updated": updated,
+              "occurred_at": stored["occurred_at"].isoformat() if stored["occurred_at"] else None}
+    if push.time_replaced:
+        answer["time_replaced"] = push.time_replaced
+    return web.json_response(answer, status=202, dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 
 def add_routes(web_app: web.Application) -> web.Application:

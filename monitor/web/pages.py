@@ -52,6 +52,8 @@ async def index(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     now = app.clock.now()
     status = request.query.get("status", "open")
+    if status not in ("open", "closed", "merged", "all"):
+        status = "open"
     async with app.store.read() as tx:
         incidents = await tx.incidents.list(status=None if status == "all" else status, limit=300)
         open_deadlines = await tx.deadlines.list(state="open", limit=500)
@@ -105,7 +107,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
+    from monitor.web.inputs import BadInput, row_id
+
+    try:  # an id past the database's integer range is no incident either (and no driver error)
+        return row_id(text)
+    except BadInput:
         raise web.HTTPNotFound(text="没有这个事件 (no such incident)") from None

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from monitor.regroup import MergeError, SplitError, merge_incidents, split_incident
 from monitor.web.auth import APP_KEY, authorized
+from monitor.web.inputs import BadInput, id_list, json_object, row_id, text_field
 
 
 def _json(value, status: int = 200) -> web.Response:
@@ -28,18 +29,15 @@ async def _request(request: web.Request, ids_key: str, what: str):
     if denied is not None:
         return denied
     try:
-        incident_id = int(request.match_info["id"])
-    except ValueError:
-        return _error("id: 事件编号须为整数 (must be an integer)")
-    try:
-        body = json.loads(await request.text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error("body: 不是有效的 JSON (not valid JSON)")
-    if not isinstance(body, dict):
-        return _error("body: 应为 JSON 对象 (expected a JSON object)")
-    ids = body.get(ids_key)
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        return _error(f"{ids_key}: 须为{what}编号列表，至少一个 (a non-empty list of {what} ids)")
+        incident_id = row_id(request.match_info["id"])
+        body = json_object(await request.read())
+        ids = id_list(body, ids_key, what)
+        text_field(body, "actor", 100)
+        text_field(body, "reason", 500)
+    except web.HTTPRequestEntityTooLarge:
+        return _error("body: 请求体过大 (request body too large)", 413)
+    except BadInput as exc:
+        return _error(str(exc))
     return request.app[APP_KEY], incident_id, body, ids
 
 
@@ -48,7 +46,7 @@ async def split(request: web.Request) -> web.Response:
     if isinstance(got, web.Response):
         return got
     app, incident_id, body, ids = got
-    actor = str(body.get("actor") or "api")[:100]
+    actor = body.get("actor") or "api"
     try:
         new_id = await split_incident(app.pipeline, incident_id, ids, actor)
     except SplitError as exc:
@@ -61,14 +59,12 @@ async def merge(request: web.Request) -> web.Response:
     if isinstance(got, web.Response):
         return got
     app, incident_id, body, ids = got
-    actor, reason = body.get("actor"), body.get("reason")
-    if not isinstance(actor, str) or not actor.strip():
+    actor, reason = body.get("actor"), body.get("reason")  # checked by _request: storable, within the columns
+    if actor is None or not actor.strip():
         return _error("actor: 须填写操作人 (required string)")
-    if reason is not None and not isinstance(reason, str):
-        return _error("reason: 须为字符串 (must be a string)")
     try:
-        result = await merge_incidents(app.pipeline, [incident_id, *ids], actor.strip()[:100],
-                                       (reason or "").strip()[:500], survivor=incident_id)
+        result = await merge_incidents(app.pipeline, [incident_id, *ids], actor.strip(),
+                                       (reason or "").strip(), survivor=incident_id)
     except MergeError as exc:
         return _error(str(exc), exc.status)
     app.escalator.wake()  # the kept deadlines may now be due earlier

@@ -38,7 +38,10 @@ def workers(app: App, session: aiohttp.ClientSession) -> list[Worker]:
 
     deliverer = Deliverer(app.store, app.clock, app.settings, session)
     app.escalator.on_enqueue = deliverer.wake
-    return [app.escalator.run, deliverer.run, *source_workers(app)]
+    digest = [app.digest.run] if app.digest is not None and app.digest.enabled else []
+    if digest:
+        app.digest.on_enqueue = deliverer.wake
+    return [app.escalator.run, deliverer.run, *digest, *source_workers(app)]
 
 
 def start_scheduler(app: App):
@@ -47,6 +50,9 @@ def start_scheduler(app: App):
 
     scheduler = AsyncIOScheduler(timezone="Asia/Shanghai")
     scheduler.add_job(app.escalator.wake, "interval", seconds=30, id="escalation-wake", coalesce=True)
+    if app.digest is not None and app.digest.enabled:  # the daily digest at digest.time, Beijing time
+        hour, minute = app.settings.digest.hour_minute
+        scheduler.add_job(app.digest.wake, "cron", hour=hour, minute=minute, id="daily-digest", coalesce=True)
     scheduler.start()
     return scheduler
 

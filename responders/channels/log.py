@@ -13,7 +13,7 @@ from responders.base import register
 class LogNotifier:
     """The dashboard reads the outbox; delivering is recording that it was shown there."""
 
-    def __init__(self, config: ChannelConfig, session: aiohttp.ClientSession) -> None:
+    def __init__(self, config: ChannelConfig, session: aiohttp.ClientSession, settings=None) -> None:
         self.name = config.name
 
     async def send(self, message: OutboxMessage) -> None:

@@ -16,7 +16,8 @@ class WebhookNotifier:
     """POST {"idempotency_key", "incident_id", "rule", "step", "due_at", "severity", "department", "text"}
     with header Idempotency-Key, so a receiver can drop a repeat after a crash between send and record."""
 
-    def __init__(self, config: ChannelConfig, session: aiohttp.ClientSession, timeout: float = 10.0) -> None:
+    def __init__(self, config: ChannelConfig, session: aiohttp.ClientSession, settings=None,
+                 timeout: float = 10.0) -> None:
         if not config.url:
             raise ValueError(f"channel {config.name}: url is required for kind webhook")
         self.url, self.session = config.url, session
