@@ -449,7 +449,8 @@ class Pipeline:
                                          "changes": {f: [_short(old[f]), _short(getattr(p.item, f))] for f in changes},
                                          **outcomes.get(old["incident_id"], {})}})
         if ids:
-            await self._accumulate(tx, ids, {p.item_id for p, _, _ in changed}, now)
+            await self._accumulate(tx, ids, {p.item_id for p, _, _ in changed}, now,
+                                   {p.item_id: (old["incident_id"], old.get("facts")) for p, old, _ in changed})
 
     async def _apply_reading(self, tx: Tx, incident, p: _Prepared, before: Understanding, u: Understanding,
                              now: datetime) -> dict:
@@ -579,21 +580,28 @@ class Pipeline:
                 p.group = new
         return out, [understood[i] for i in kept], [signatures[i] for i in kept]
 
-    async def _accumulate(self, tx: Tx, incident_ids: set[int], new_items: set[int], now: datetime) -> None:
+    async def _accumulate(self, tx: Tx, incident_ids: set[int], new_items: set[int], now: datetime,
+                          old_facts: dict[int, tuple[int, dict | None]] | None = None) -> None:
         """Grade incidents again from the figures of all their reports (monitor.understanding.severity.merge_facts).
         A higher grade opens the deadlines it needs, counted from first seen; a lower reading never cancels
-        one — the incident goes to triage with the reason, and a person lowers it."""
+        one — the incident goes to triage with the reason, and a person lowers it. `old_facts`: item → (incident,
+        figures before) of updated reports (a corrected toll reads lower than what the incident was graded on)."""
+        old_facts = old_facts or {}
         policy = self.understander.severity_policy
         self.counts["incidents graded again"] = self.counts.get("incidents graded again", 0) + len(incident_ids)
         by_incident = await tx.items.facts_for(incident_ids)
         incidents = await tx.incidents.get_many(incident_ids)
         for incident_id, incident in sorted(incidents.items()):
             reports = by_incident.get(incident_id, [])
-            if incident.status != "open" or not reports:
+            present = {i for i, _ in reports}
+            # what the incident was graded on: other reports as they are, updated ones as they were
+            earlier = [(i, old_facts[i][1] if i in old_facts else f) for i, f in reports
+                       if i not in new_items or i in old_facts]
+            earlier += [(i, f) for i, (inc, f) in old_facts.items() if inc == incident_id and i not in present and f]
+            if incident.status != "open" or not (reports or earlier):
                 continue
             merged = severity_rules.merge_facts([severity_rules.Facts.from_dict(f) for _, f in reports])
-            before = severity_rules.merge_facts([severity_rules.Facts.from_dict(f) for i, f in reports
-                                                 if i not in new_items])
+            before = severity_rules.merge_facts([severity_rules.Facts.from_dict(f) for _, f in earlier])
             now_says = severity_rules.assess_facts(merged, incident.sensitive_areas, policy)
             said = severity_rules.assess_facts(before, incident.sensitive_areas, policy).level
             reasons = incident.reasons

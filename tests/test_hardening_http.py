@@ -240,6 +240,28 @@ async def test_an_update_to_one_report_of_an_event_regrades_the_whole_incident(c
         "authoritative_release": start, "press_conference": start}
 
 
+
+async def test_a_lowered_toll_in_one_report_of_an_event_asks_a_person_and_keeps_the_grade(client, app, clock):
+    """The report that carried the toll is corrected lower: the event's figures now read lower than what it
+    was graded on, so the grade and its deadlines stay and the incident goes to triage."""
+    start = clock.now() - timedelta(minutes=30)
+    status, a = await push(client, message("l-1", "化工厂爆炸", "马街街道化工厂发生爆炸，造成12人死亡", start.isoformat()))
+    assert status == 202
+    status, b = await push(client, message("l-2", "化工厂爆炸现场", "马街街道化工厂爆炸，现场浓烟滚滚，消防已到场",
+                                           (start + timedelta(minutes=10)).isoformat()))
+    assert status == 202 and b["incident_id"] == a["incident_id"]
+    detail = await (await client.get(f"/api/v1/incidents/{a['incident_id']}")).json()
+    assert detail["severity"] == "重大" and detail["triage"] == "none"
+    status, again = await push(client, message("l-1", "化工厂爆炸", "马街街道化工厂发生爆炸，造成1人受轻伤",
+                                               start.isoformat()))
+    assert status == 202 and again["updated"] is True
+    detail = await (await client.get(f"/api/v1/incidents/{a['incident_id']}")).json()
+    assert detail["severity"] == "重大" and detail["triage"] == "pending"
+    assert {d["rule"]: d["state"] for d in detail["deadlines"]} == {"authoritative_release": "open",
+                                                                    "press_conference": "open"}
+    assert any("降级" in r["text"] for r in detail["reasons"])
+
+
 # --------------------------------------------------------------------------- 3. times
 async def test_a_time_in_the_future_is_replaced_by_the_receipt_and_both_are_kept(client, app, clock):
     status, answer = await push(client, message("future", time="2099-01-01T00:00:00+08:00"))
