@@ -96,8 +96,9 @@ with only signs so far (冒黑烟、门口好多消防车) is an emerging one, w
 
 Speed: one Aho-Corasick pass (ahocorasick_rs, LeftmostLongest) finds every word and place, another the clause
 breaks and the triggers of the few patterns with a gap, which run only when a trigger is in the text (a regular
-expression scanning Chinese costs ~25 ns a character). About 25 µs for a 300-character report; `match` about
-2 µs per open event (tests/test_events.py measures both).
+expression scanning Chinese costs ~25 ns a character). About 40 µs for a 250-character report; OpenEvents hands
+`match` only the events of a compatible type, recent enough and not in another street or district (about 16 a
+report at 667 reports a day), each judged in about 18 µs (bench/import_throughput.py; docs/understanding.md).
 """
 
 from __future__ import annotations
