@@ -3,6 +3,7 @@ channel; `send` says whether a failure is worth retrying, the delivery loop deci
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Callable, Protocol
 
 import aiohttp
@@ -12,9 +13,15 @@ from monitor.config.settings import ChannelConfig, Settings
 
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, recoverable: bool = True) -> None:
+    """`retry_after`: not before then (a platform's rate limit). `deferred`: nothing was sent (our own send
+    budget was spent): try again after `retry_after` without counting an attempt, so waiting never drops."""
+
+    def __init__(self, message: str, recoverable: bool = True, retry_after: timedelta | None = None,
+                 deferred: bool = False) -> None:
         super().__init__(message)
-        self.recoverable = recoverable
+        self.recoverable = recoverable or deferred
+        self.retry_after = retry_after
+        self.deferred = deferred
 
 
 class Notifier(Protocol):

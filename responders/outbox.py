@@ -63,6 +63,9 @@ class Deliverer:
         self.notifiers: dict[str, Notifier] = {
             name: REGISTRY[c.kind](c, session, settings) for name, c in configs.items()
         }
+        for notifier in self.notifiers.values():  # countdowns and send budgets on this loop's clock
+            if hasattr(notifier, "use_clock"):
+                notifier.use_clock(clock)
 
     def wake(self) -> None:
         self._wake.set()
@@ -116,8 +119,12 @@ class Deliverer:
                     else:
                         logger.warning("outbox {} was sent after its lease expired", message.key)
                     continue
+                if error.deferred:  # over a robot's send budget: nothing went out, not an attempt
+                    await tx.outbox.mark_failed(message.id, self.owner, str(error),
+                                                now + (error.retry_after or timedelta(seconds=1)), attempt=False)
+                    continue
                 give_up = not error.recoverable or message.attempts + 1 >= MAX_ATTEMPTS
-                retry_at = None if give_up else now + backoff(message.attempts)
+                retry_at = None if give_up else now + max(backoff(message.attempts), error.retry_after or timedelta())
                 await tx.outbox.mark_failed(message.id, self.owner, str(error), retry_at)
                 if give_up:
                     await tx.audit.append(now, "system:outbox", "delivery.dead", "incident",

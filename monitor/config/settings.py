@@ -177,6 +177,7 @@ class UserConfig(Strict):
     channels: list[str] = Field(default_factory=list)
     telegram_chat_id: int | None = None
     email: str | None = None
+    mobile: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")  # @-mentioned by DingTalk/WeCom robots
 
 
 # --------------------------------------------------------------------------- the law, built in
@@ -296,10 +297,11 @@ def _weaker(law: RuleConfig, rule: RuleConfig) -> list[tuple[str, str]]:
 class ChannelConfig(Strict):
     name: str
     # webhook: the generic JSON webhook of docs/design.md §5; log: shown on the duty dashboard only;
-    # email: SMTP (the daily digest, and reminders to users who list this channel).
-    # telegram, dingtalk/wecom/feishu robots arrive with the responders issues.
-    kind: Literal["webhook", "log", "email"]
+    # email: SMTP (the daily digest, and reminders to users who list this channel);
+    # dingtalk/wecom/feishu: group robots (responders/channels/robots.py). Telegram arrives with its issue.
+    kind: Literal["webhook", "log", "email", "dingtalk", "wecom", "feishu"]
     url: str | None = None
+    url_env: str | None = None  # robots: the webhook URL (it carries the robot's token or key) from the environment
     secret_env: str | None = None  # e.g. robot signing secret
     token_env: str | None = None  # e.g. Telegram bot token
     chat_id: int | str | None = None
@@ -313,6 +315,17 @@ class ChannelConfig(Strict):
     from_: str | None = Field(default=None, alias="from")  # 舆情哨兵 <yuqing@example.gov.cn>
     ca_file: str | None = None  # a CA bundle for the server's certificate (an internal CA); None = the system's
     timeout: DurationField = Duration(30, "s")
+
+    @model_validator(mode="after")
+    def _robot_fields(self) -> "ChannelConfig":
+        if self.kind in ("dingtalk", "wecom", "feishu"):
+            if not self.url_env:
+                raise ValueError(f"kind {self.kind} needs url_env (the environment variable holding the webhook URL)")
+            if self.url:
+                raise ValueError(f"kind {self.kind} takes its URL only from url_env: the URL carries the robot's token")
+            if self.kind == "wecom" and self.secret_env:
+                raise ValueError("kind wecom is not signed (the key is in its URL): remove secret_env")
+        return self
 
     @model_validator(mode="after")
     def _email_fields(self) -> "ChannelConfig":

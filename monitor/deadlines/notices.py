@@ -52,6 +52,8 @@ def reminder_payload(incident: Incident, deadline: Deadline, pos: Position, miss
         "department": deadline.department,
         "text": reminder_text(incident, deadline, pos, missed, now, recipients),
         "title": incident.title,
+        "rule_title": deadline.title,
+        "evidence": EVIDENCE_NAMES.get(deadline.satisfied_by, deadline.satisfied_by),
         "recipients": recipients,
         "missed": missed,
         "overdue": deadline.due_at <= now,

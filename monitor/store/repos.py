@@ -761,8 +761,11 @@ class OutboxRepo(_Repo):
         )
         return result.rowcount == 1
 
-    async def mark_failed(self, message_id: int, owner: str, error: str, retry_at: datetime | None) -> bool:
-        values: dict = {"last_error": error[:2000], "lease_until": None, "attempts": outbox.c.attempts + 1}
+    async def mark_failed(self, message_id: int, owner: str, error: str, retry_at: datetime | None,
+                          attempt: bool = True) -> bool:
+        """`attempt=False`: postponed before anything was sent (a send budget), so not counted."""
+        values: dict = {"last_error": error[:2000], "lease_until": None,
+                        "attempts": outbox.c.attempts + (1 if attempt else 0)}
         if retry_at is None:
             values["status"] = "dead"
         else:
