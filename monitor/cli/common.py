@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import os
 from pathlib import Path
+from typing import Callable
 
 from monitor.config.settings import ENV_CONFIG, Settings, load_settings
 from monitor.core import logs
@@ -45,6 +46,16 @@ def check_writable(path: Path) -> None:
                          f"(output folder does not exist: create it or choose another path)")
     if not os.access(folder, os.W_OK):
         raise InputError(f"{path}: 没有写入 {folder} 的权限，请换一个位置 (permission denied: choose another place)")
+
+
+def write_output(path: Path, write: Callable[[Path], object]) -> None:
+    """Write a command's output file; a failure (disk full, a file locked by Excel) is bad input that says
+    what to do, not a traceback."""
+    try:
+        write(path)
+    except OSError as exc:
+        raise InputError(f"无法写入 (cannot write) {path}: {exc.strerror or exc}；请换一个路径 (choose another path)") \
+            from None
 
 
 async def serve_app(app, listen: str, ready) -> None:

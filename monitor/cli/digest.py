@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from monitor.cli.common import InputError, check_writable, load_config, run
+from monitor.cli.common import InputError, check_writable, load_config, run, write_output
 
 
 def register(sub) -> None:
@@ -54,10 +54,7 @@ async def _digest(args) -> int:
                                             app.digest.organisation if app.digest else "",
                                             app.digest.own_names if app.digest else ())
         if preview is not None:
-            try:
-                preview.write_text(rendered.preview_html(), encoding="utf-8")
-            except OSError as exc:
-                raise InputError(f"无法写入 (cannot write) {preview}: {exc.strerror or exc}") from None
+            write_output(preview, lambda path: path.write_text(rendered.preview_html(), encoding="utf-8"))
             print(f"已写入预览 (preview written) → {preview}")
         if not args.send:
             if preview is None:

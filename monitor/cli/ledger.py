@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.cli.common import InputError, check_writable, load_config, run
+from monitor.cli.common import InputError, check_writable, load_config, run, write_output
 from monitor.cli.deadlines import actor_arg, service_call, with_app
 
 
@@ -62,11 +62,7 @@ async def _export(args) -> int:
         report = ledger.build(incidents, deadlines, entries, min(app.clock.now(), end), start, end)
     finally:
         await app.close()
-    try:
-        ledger.write_xlsx(out, args.month, report)
-    except OSError as exc:
-        raise InputError(f"无法写入 (cannot write) {out}: {exc.strerror or exc}；请换一个 --out 路径 (choose another --out)") \
-            from None
+    write_output(out, lambda path: ledger.write_xlsx(path, args.month, report))
     print(f"已导出 (exported) {len(report.rows)} 个事件 → {out}")
     for row in report.stats:
         print("  " + "  ".join(str(v) for v in row))

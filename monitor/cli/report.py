@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.cli.common import InputError, check_writable, load_config, run
+from monitor.cli.common import InputError, check_writable, load_config, run, write_output
 
 
 def register(sub) -> None:
@@ -42,11 +42,7 @@ async def _report(args) -> int:
     finally:
         await app.close()
     report = period_mod.build(data)
-    try:
-        period_mod.write_xlsx(out, report)
-    except OSError as exc:
-        raise InputError(f"无法写入 (cannot write) {out}: {exc.strerror or exc}；请换一个 --out 路径 (choose another --out)") \
-            from None
+    write_output(out, lambda path: period_mod.write_xlsx(path, report))
     t = report.total
     print(f"{period.label}：回应期限 {t.deadlines.total} 项，按时 {t.deadlines.on_time}，逾期 {t.deadlines.late}，"
           f"未回应 {t.deadlines.missing}，进行中 {t.deadlines.pending}，按时率 {t.deadlines.percent()}；"
