@@ -343,14 +343,14 @@ class Pipeline:
 
         # 3. Understanding, once per new group (its first item speaks for the group), and each report's figures.
         t0 = _mark()
-        leader_texts = [_text_of(g[0].item) for g in groups]
+        leader_texts = [g[0].text for g in groups]
         understood = self.understander.understand_texts([g[0].item.title or "" for g in groups], leader_texts)
         for g, u in zip(groups, understood):
             g[0].facts = u.facts or None  # read by the understanding already
         leaders = {id(g[0]) for g in groups}
         for p in fresh:
             if id(p) not in leaders:
-                p.facts = _facts_of(p.item)
+                p.facts = _facts_of(p.text)
         self.timings.add("understand", t0)
 
         # 4. One incident per real event: a new group about an event (explosion, fire…) joins the open
@@ -425,7 +425,7 @@ class Pipeline:
         takes the new reading (_apply_reading). The incident's timeline says what changed; the item's
         history keeps both texts."""
         for p, _, _ in changed:
-            p.facts = _facts_of(p.item)
+            p.facts = _facts_of(p.text)
             await tx.items.update(p.item_id, {"facts": p.facts})
         ids = {old["incident_id"] for _, old, _ in changed if old["incident_id"]}
         incidents = await tx.incidents.get_many(ids)
@@ -436,7 +436,7 @@ class Pipeline:
         readings = self.understander.understand_texts(
             [t for p, old in alone for t in (old["title"], p.item.title)],
             [t for p, old in alone for t in (prepare(old["title"], _body_at(old["body"], old["location"])),
-                                             _text_of(p.item))]) if alone else []
+                                             p.text)]) if alone else []
         outcomes: dict[int, dict] = {}
         for n, (p, old) in enumerate(alone):
             outcomes[old["incident_id"]] = await self._apply_reading(
@@ -460,7 +460,7 @@ class Pipeline:
         goes to triage. Returns what changed, for the timeline."""
         kept = {c["field"] for c in await tx.incidents.corrections(incident.id)
                 if not c["actor"].startswith("system:")}
-        text = _text_of(p.item)
+        text = p.text
         sig = self.events.signature(text, u.region) if self.events.may_be_event(text) else None
         level = max(incident.level, u.severity)
         values = {"title": (p.item.title or p.item.body[:40])[:300], "kind": u.kind, "domain": u.domain,
@@ -514,7 +514,7 @@ class Pipeline:
 
     def _place_sig(self, p: _Prepared) -> "events.Signature":
         if p.place_sig is None:  # read once per report, however many candidates it meets
-            p.place_sig = self.events.signature(_text_of(p.item), "")
+            p.place_sig = self.events.signature(p.text, "")
         return p.place_sig
 
     def _transfer(self, u: Understanding) -> str:
@@ -735,6 +735,14 @@ class _Prepared:
     confidence: float = 0.0
     facts: dict | None = None  # the figures this report states (most state none)
     place_sig: object = None  # its event signature without the router's region, for near-duplicate conflicts
+    _text: str | None = None
+
+    @property
+    def text(self) -> str:
+        """What the readers read (title, body and place): built once, read by understanding, figures, events."""
+        if self._text is None:
+            self._text = _text_of(self.item)
+        return self._text
 
 
 def _grams_of(p: "_Prepared"):
@@ -868,8 +876,8 @@ def _text_of(item: RawItem) -> str:
     return prepare(item.title, _body_at(item.body, item.location))
 
 
-def _facts_of(item: RawItem) -> dict | None:
-    return severity_rules.extract_facts(_text_of(item)).as_dict() or None
+def _facts_of(text: str) -> dict | None:
+    return severity_rules.extract_facts(text).as_dict() or None
 
 
 def _incident_row(group: list[RawItem], u: Understanding, now: datetime, event: "events.Signature | None" = None,
