@@ -73,13 +73,13 @@ async def test_every_action_answers_alike_without_a_token(client, monkeypatch, p
     assert r.status == 503 and "YUQING_API_TOKEN" in (await r.json())["error"]
 
 
-@pytest.mark.parametrize("path,body", [
-    ("reassign", {"actor": "zhang", "department": "<script>alert(1)</script>区城管局"}),
-    ("triage/correct", {"actor": "zhang", "department": "区宣传部门xyz"}),
-    ("triage/correct", {"actor": "zhang", "domain": "<b>外星人</b>"}),
-    ("triage/correct", {"actor": "zhang", "co_departments": ["区卫生健康局", "不存在局"]}),
+@pytest.mark.parametrize("path,body,listed", [
+    ("reassign", {"actor": "zhang", "department": "<script>alert(1)</script>区城管局"}, "区卫生健康局"),
+    ("triage/correct", {"actor": "zhang", "department": "区宣传部门xyz"}, "区卫生健康局"),
+    ("triage/correct", {"actor": "zhang", "domain": "<b>外星人</b>"}, "其他"),
+    ("triage/correct", {"actor": "zhang", "co_departments": ["区卫生健康局", "不存在局"]}, "区卫生健康局"),
 ])
-async def test_unknown_department_or_domain_is_refused_with_the_allowed_names(client, app, path, body):
+async def test_unknown_department_or_domain_is_refused_with_the_allowed_names(client, app, path, body, listed):
     """Names in actions come from the jurisdiction and the classifier: anything else is a 400 listing what is
     allowed, and nothing changes."""
     async with app.store.read() as tx:
@@ -87,7 +87,7 @@ async def test_unknown_department_or_domain_is_refused_with_the_allowed_names(cl
     r = await client.post(f"/api/v1/incidents/1/{path}", json=body, headers=AUTH)
     assert r.status == 400
     answer = await r.json()
-    assert answer["allowed"] and "区卫生健康局" in answer["allowed"] or "民政" in " ".join(answer["allowed"])
+    assert listed in answer["allowed"]
     async with app.store.read() as tx:
         after = await tx.incidents.get(1)
     assert (after.department, after.domain, after.co_departments) == \
