@@ -176,6 +176,7 @@ class UserConfig(Strict):
     roles: list[str] = Field(default_factory=list)  # standing roles, e.g. office_leader
     channels: list[str] = Field(default_factory=list)
     telegram_chat_id: int | None = None
+    telegram_user_id: int | None = None  # who may press the Telegram bot's buttons and use its commands
     email: str | None = None
     mobile: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")  # @-mentioned by DingTalk/WeCom robots
 
@@ -298,13 +299,21 @@ class ChannelConfig(Strict):
     name: str
     # webhook: the generic JSON webhook of docs/design.md §5; log: shown on the duty dashboard only;
     # email: SMTP (the daily digest, and reminders to users who list this channel);
-    # dingtalk/wecom/feishu: group robots (responders/channels/robots.py). Telegram arrives with its issue.
-    kind: Literal["webhook", "log", "email", "dingtalk", "wecom", "feishu"]
+    # dingtalk/wecom/feishu: group robots (responders/channels/robots.py); telegram: the bot
+    # (responders/channels/telegram.py, responders/telegram_bot.py).
+    kind: Literal["webhook", "log", "email", "dingtalk", "wecom", "feishu", "telegram"]
     url: str | None = None
     url_env: str | None = None  # robots: the webhook URL (it carries the robot's token or key) from the environment
     secret_env: str | None = None  # e.g. robot signing secret
     token_env: str | None = None  # e.g. Telegram bot token
     chat_id: int | str | None = None
+    base_url: str | None = None  # telegram: the Bot API's base, as python-telegram-bot's (None = the public one)
+    # what this channel carries and when (responders/grouping.py): filters, grouping of bursts, quiet hours
+    min_severity: SeverityField | None = None  # None = every severity
+    departments: list[str] = Field(default_factory=list)  # empty = every department
+    group_wait: DurationField | None = None  # hold a new burst this long and send it as one message
+    group_interval: DurationField | None = None  # at most one grouped message per this interval
+    quiet_hours: str | None = None  # "22:00-07:00" Beijing time; never applies to 重大 and above
     to: list[str] = Field(default_factory=list)  # email: addresses, user names or roles (office_leader…)
     # email (responders/channels/email.py): the SMTP server; credentials only through environment variables
     host: str | None = None
@@ -325,6 +334,28 @@ class ChannelConfig(Strict):
                 raise ValueError(f"kind {self.kind} takes its URL only from url_env: the URL carries the robot's token")
             if self.kind == "wecom" and self.secret_env:
                 raise ValueError("kind wecom is not signed (the key is in its URL): remove secret_env")
+        return self
+
+    @model_validator(mode="after")
+    def _telegram_fields(self) -> "ChannelConfig":
+        if self.kind == "telegram":
+            if not self.token_env:
+                raise ValueError("kind telegram needs token_env (the environment variable holding the bot token)")
+            if self.chat_id is None:
+                raise ValueError("kind telegram needs chat_id (the group or user the alerts go to)")
+        return self
+
+    @model_validator(mode="after")
+    def _delivery_fields(self) -> "ChannelConfig":
+        import re
+
+        if self.quiet_hours is not None and not re.fullmatch(
+                r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", self.quiet_hours):
+            raise ValueError(f'quiet_hours "{self.quiet_hours}" is not HH:MM-HH:MM in Beijing time, e.g. 22:00-07:00')
+        for key in ("group_wait", "group_interval"):
+            value = getattr(self, key)
+            if value is not None and value.working_days:
+                raise ValueError(f"{key} must be s/m/h")
         return self
 
     @model_validator(mode="after")
@@ -375,6 +406,9 @@ class ClassifierConfig(Strict):
 
 class ApiConfig(Strict):
     token_env: str = "YUQING_API_TOKEN"
+    # one-click action links in robot messages (monitor/web/actions_page.py): the HMAC key's variable, lifetime
+    action_secret_env: str = "YUQING_ACTION_SECRET"
+    action_ttl: DurationField = Duration(2, "h")
 
 
 class Settings(Strict):

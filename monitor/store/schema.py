@@ -316,3 +316,17 @@ audit_log = Table(
     Column("entity_id", String(100), nullable=False, default=""),
     Column("detail", JSON, nullable=False, default=dict),
 )
+
+
+# one-click action links (monitor/core/actiontoken.py): a token's nonce is written when the link is used, so it
+# works once; the token itself (signed, expiring) is never stored
+action_tokens = Table(
+    "action_tokens",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("incident_id", Integer, nullable=False),
+    Column("rule", String(100), nullable=False, default=""),
+    Column("action", String(20), nullable=False),
+    _ts("used_at", nullable=False),
+    Column("used_by", String(200), nullable=False, default=""),
+)
