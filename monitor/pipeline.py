@@ -12,19 +12,21 @@ import time
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Sequence
 
 import numpy as np
 from loguru import logger
 
+from monitor import prework
 from monitor.deadlines import rules as deadline_rules
 from monitor.core.clock import Clock
 from monitor.core.model import RawItem, Severity, Understanding
 from monitor.dedupe import minhash
 from monitor.core.durations import Duration
 from monitor.deadlines.book import DeadlineBook
+from monitor.deadlines.closing import reopen_joined
 from monitor.understanding.heat import HeatPolicy, adjust, signals
-from monitor.understanding.normalize import clean_display, hash_normalized, normalize
+from monitor.understanding.normalize import clean_display, normalize
 from monitor.config.settings import EscalationStep, RuleConfig
 from monitor.core.errors import Reject, Skipped
 from monitor.core.excerpt import EXCERPT
@@ -88,34 +90,40 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.book = DeadlineBook(self.rules, self.policies, self.calendar)
         self._ingest_lock = asyncio.Lock()
-        j = self.understander.router.j
-        self.events = events.Reader([j.name, *j.aliases], {a: p.name for p in j.places for a in (p.name, *p.aliases)})
+        self.events = prework.events_reader(self.understander)
 
     async def ingest(self, records: list[RawItem | Reject | Skipped], source: str, file: str = "",
                      in_tx: Callable[[Tx, datetime], Awaitable[None]] | None = None,
-                     id_conflicts: bool = False) -> ImportStats:
+                     id_conflicts: bool = False,
+                     ready: Sequence[prework.Ready | None] | None = None) -> ImportStats:
         """Store one batch in one transaction. `in_tx` runs inside the same transaction (collectors save
         their cursor there, so a batch and the position after it commit together or not at all).
         `id_conflicts` (file imports): a stored id whose new text is plainly another complaint is quarantined
-        as a conflict, not applied as an update (SAME_COMPLAINT_MIN)."""
+        as a conflict, not applied as an update (SAME_COMPLAINT_MIN).
+        `ready`: per record, what its text says (monitor.prework, computed by import workers), or None to
+        compute it here; the results are the same."""
         started = _mark()
         empty = sum(1 for r in records if isinstance(r, Skipped))
         stats = ImportStats(read=len(records) - empty, empty=empty)
         now = self.clock.now()
         rejects = [r for r in records if isinstance(r, Reject)]
         latest: dict[tuple[str, str], RawItem] = {}
-        for r in records:
+        ready_of: dict[int, prework.Ready] = {}  # id(record) → its Ready (records live as long as this call)
+        for n, r in enumerate(records):
             if isinstance(r, RawItem):
                 if (r.source, r.external_id) in latest:
                     stats.duplicates += 1  # the same record twice in one batch: the later one wins
                 latest[(r.source, r.external_id)] = r
+                if ready is not None and ready[n] is not None:
+                    ready_of[id(r)] = ready[n]
         # One ingest at a time per process (collector tasks run concurrently): the band index follows one
         # transaction at a time. The database serialises writers anyway (SQLite; an advisory lock on PostgreSQL).
         async with self._ingest_lock:
             self.bands.begin()
             try:
                 async with self.store.write() as tx:
-                    await self._ingest_tx(tx, rejects, latest, source, file, in_tx, now, stats, id_conflicts)
+                    await self._ingest_tx(tx, rejects, latest, source, file, in_tx, now, stats, id_conflicts,
+                                          ready_of)
                     t_commit = _mark()
             except BaseException:
                 self.bands.rollback()  # the batch's items were not stored: forget their bands too
@@ -126,7 +134,8 @@ class Pipeline:
         return stats
 
     async def _ingest_tx(self, tx: Tx, rejects: list[Reject], latest: dict[tuple[str, str], RawItem], source: str,
-                         file: str, in_tx, now: datetime, stats: ImportStats, id_conflicts: bool = False) -> None:
+                         file: str, in_tx, now: datetime, stats: ImportStats, id_conflicts: bool = False,
+                         ready_of: dict[int, prework.Ready] | None = None) -> None:
         t0 = _mark()
         await tx.items.lock_ingest()
         await self._sync_bands(tx)
@@ -142,7 +151,8 @@ class Pipeline:
             by_source.setdefault(item.source, []).append(item)
         touched: set[int] = set()
         for src, batch in by_source.items():
-            await self._ingest_source(tx, src, batch, now, stats, touched, file if id_conflicts else None)
+            await self._ingest_source(tx, src, batch, now, stats, touched, file if id_conflicts else None,
+                                      ready_of or {})
         t0 = _mark()
         if touched:
             await tx.incidents.refresh_stats(touched, now)
@@ -177,7 +187,8 @@ class Pipeline:
             index.seen_change = changes[-1][0]
 
     async def _ingest_source(self, tx: Tx, source: str, batch: list[RawItem], now: datetime,
-                             stats: ImportStats, touched: set[int], conflicts_of: str | None = None) -> None:
+                             stats: ImportStats, touched: set[int], conflicts_of: str | None = None,
+                             ready_of: dict[int, prework.Ready] | None = None) -> None:
         """`conflicts_of`: the file whose rows are checked for id conflicts (None: no check)."""
         t0 = _mark()
         known = await tx.items.by_external_ids(source, [i.external_id for i in batch])
@@ -192,10 +203,14 @@ class Pipeline:
         conflicts: list[dict] = []
         for item in batch:
             item.title, item.body = clean_display(item.title), clean_display(item.body)
-            title_norm, body_norm = normalize(item.title), normalize(item.body)
-            # the same words about another place are another matter: the place is part of "the same text"
-            digest = hash_normalized(title_norm, f"{body_norm}\n{normalize(item.location)}" if item.location else body_norm)
-            prepared = _Prepared(item, digest, title_norm, body_norm)
+            pre = ready_of.get(id(item)) if ready_of else None
+            if pre is None:
+                title_norm, body_norm = normalize(item.title), normalize(item.body)
+                # the same words about another place are another matter: the place is part of "the same text"
+                prepared = _Prepared(item, prework.digest_of(title_norm, body_norm, item.location), title_norm,
+                                     body_norm)
+            else:
+                prepared = _Prepared(item, pre.digest, pre.title_norm, pre.body_norm, ready=pre)
             old = known.get(item.external_id)
             if old is None:
                 fresh.append(prepared)
@@ -205,7 +220,7 @@ class Pipeline:
                 stats.duplicates += 1
                 continue
             if conflicts_of is not None and ("title" in changes or "body" in changes):
-                similarity = _text_similarity(old, title_norm, body_norm)
+                similarity = _text_similarity(old, prepared.title_norm, prepared.body_norm)
                 if similarity < SAME_COMPLAINT_MIN:
                     conflicts.append(_conflict_row(source, conflicts_of, old, prepared, similarity, now))
                     continue
@@ -343,20 +358,21 @@ class Pipeline:
 
         # 3. Understanding, once per new group (its first item speaks for the group), and each report's figures.
         t0 = _mark()
-        leader_texts = [g[0].text for g in groups]
-        understood = self.understander.understand_texts([g[0].item.title or "" for g in groups], leader_texts)
+        lazy = [g for g in groups if g[0].ready is None]  # not read by an import worker: read here
+        read_here = iter(self.understander.understand_texts([g[0].item.title or "" for g in lazy],
+                                                            [g[0].text for g in lazy]) if lazy else ())
+        understood = [g[0].ready.understanding if g[0].ready is not None else next(read_here) for g in groups]
         for g, u in zip(groups, understood):
             g[0].facts = u.facts or None  # read by the understanding already
         leaders = {id(g[0]) for g in groups}
         for p in fresh:
             if id(p) not in leaders:
-                p.facts = _facts_of(p.text)
+                p.facts = p.ready.facts if p.ready is not None else _facts_of(p.text)
         self.timings.add("understand", t0)
 
         # 4. One incident per real event: a new group about an event (explosion, fire…) joins the open
         # incident of the same event — other wording, another aspect, a rising toll (monitor.dedupe.events).
-        groups, understood, signatures = await self._join_events(tx, groups, understood, leader_texts, now, touched,
-                                                                 stats)
+        groups, understood, signatures = await self._join_events(tx, groups, understood, now, touched, stats)
         t0 = _mark()
         incident_rows = [_incident_row([p.item for p in g], u, now, s, self._transfer(u))
                          for g, u, s in zip(groups, understood, signatures)]
@@ -378,6 +394,8 @@ class Pipeline:
         for p, item_id in zip(fresh, item_ids):
             if p.item.reply:
                 audit.append(_reply_audit(p.incident_id, item_id, p.item, now))
+        # issue 18: a new report of a closed (办结) incident opens it again, saying why (monitor/deadlines/closing.py)
+        await reopen_joined(tx, [(p.incident_id, _label(p.item)) for p in fresh if p.group is None], now)
         if novel_keys is not None:  # novel items are the ones with a signature, in order
             self.bands.add([i for p, i in zip(fresh, item_ids) if p.sig is not None], novel_keys, novel_sigs)
         if item_ids:
@@ -461,7 +479,7 @@ class Pipeline:
         kept = {c["field"] for c in await tx.incidents.corrections(incident.id)
                 if not c["actor"].startswith("system:")}
         text = p.text
-        sig = self.events.signature(text, u.region) if self.events.may_be_event(text) else None
+        sig = prework.event_signature(self.events, text, u.region)
         level = max(incident.level, u.severity)
         values = {"title": (p.item.title or p.item.body[:40])[:300], "kind": u.kind, "domain": u.domain,
                   "domain_confidence": u.domain_confidence, "department": u.department,
@@ -525,14 +543,12 @@ class Pipeline:
         return j.upper or j.office
 
     async def _join_events(self, tx: Tx, groups: list[list[_Prepared]], understood: list[Understanding],
-                           texts: list[str], now: datetime, touched: set[int], stats: ImportStats):
+                           now: datetime, touched: set[int], stats: ImportStats):
         """Groups that report an event already open (stored, or earlier in this batch) join it. Returns the
         groups that remain new incidents, their understanding and their event signatures."""
         t_a = _mark()
-        routine = events.Signature()
-        signatures = []
-        for text, u in zip(texts, understood):  # most reports are routine complaints: no signature to read
-            signatures.append(self.events.signature(text, u.region) if self.events.may_be_event(text) else routine)
+        signatures = [g[0].ready.event if g[0].ready is not None else
+                      prework.event_signature(self.events, g[0].text, u.region) for g, u in zip(groups, understood)]
         t_a = self.timings.add("events: signatures", t_a)
         if all(s.kind == "routine" for s in signatures):
             return groups, understood, signatures
@@ -735,6 +751,7 @@ class _Prepared:
     confidence: float = 0.0
     facts: dict | None = None  # the figures this report states (most state none)
     place_sig: object = None  # its event signature without the router's region, for near-duplicate conflicts
+    ready: "prework.Ready | None" = None  # what an import worker read from its text (None: read here)
     _text: str | None = None
 
     @property
@@ -778,12 +795,15 @@ def _fingerprint(prepared: list[_Prepared]):
     """Signatures and band keys of `prepared` (set on each); returns the keys array (n × BANDS) or None."""
     if not prepared:
         return None
-    texts = minhash.shingle_texts([(p.title_norm, p.body_norm) for p in prepared])
-    sigs = minhash.signatures(texts)
-    keys = minhash.band_keys(sigs)
-    for p, text, sig in zip(prepared, texts, sigs):
-        p.shingled, p.sig = text, sig
-    return keys
+    lazy = [p for p in prepared if p.ready is None]  # the others were fingerprinted by an import worker
+    if lazy:
+        texts = minhash.shingle_texts([(p.title_norm, p.body_norm) for p in lazy])
+        for p, text, sig in zip(lazy, texts, minhash.signatures(texts)):
+            p.shingled, p.sig = text, sig
+    for p in prepared:
+        if p.ready is not None:
+            p.shingled, p.sig = p.ready.shingled, p.ready.sig
+    return minhash.band_keys(np.vstack([p.sig for p in prepared]))
 
 
 _SYNC_ROWS = 50_000  # signatures read per query while the band index catches up (bounded memory)
@@ -867,9 +887,7 @@ def _item_row(item: RawItem, digest: str, now: datetime, incident_id: int, reaso
     }
 
 
-def _body_at(body: str, location: str) -> str:
-    """The body with the reported place (a 12345 export's 地址 column): routing and event grouping read both."""
-    return f"{body}\n{location}" if location else body
+_body_at = prework.body_at
 
 
 def _text_of(item: RawItem) -> str:

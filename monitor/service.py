@@ -1,4 +1,5 @@
-"""Commands that change an incident: acknowledge, record evidence, reassign, re-grade, promise, keep.
+"""Commands that change an incident: acknowledge, record evidence, reassign, re-grade, promise, keep, note,
+close (办结) and reopen.
 
 The CLI, the HTTP API and (later) the chat bots all come through here, so each rule is enforced once:
 every change is one transaction with its audit entry and the notifications it causes.
@@ -7,10 +8,11 @@ every change is one transaction with its audit entry and the notifications it ca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from monitor.core.clock import Clock
-from monitor.deadlines.rules import EVIDENCE_NAMES, DeadlinePlan
+from monitor.core.clock import Clock, fmt_local
+from monitor.deadlines import closing
+from monitor.deadlines.rules import EVIDENCE_NAMES, DeadlinePlan, known_rules, resolve_rule
 from monitor.deadlines.escalation import Position, last_fired
 from monitor.deadlines.book import DeadlineBook
 from monitor.core.model import Deadline, Incident, Severity
@@ -21,6 +23,8 @@ from monitor.understanding.triage import Outcome, parse_changes, text
 from monitor.core.workcal import WorkCalendar
 
 __all__ = ["Service", "ServiceError", "NotFound"]
+NOTE_MAX = 2000  # characters of a note in the timeline
+SHIFT_MAX = timedelta(days=31)  # a manual shift longer than this is a typo, not a shift
 
 
 
@@ -44,11 +48,17 @@ class Service:
                                f"操作 (merged into incident {incident.merged_into})", 409)
         return incident
 
+    def _rule(self, rule: str | None, deadlines: list[Deadline]) -> str | None:
+        """The rule a person named, by name or by title (5小时内发布权威信息); None when none was named."""
+        if rule is None or not rule.strip():
+            return None
+        return resolve_rule(rule, known_rules(self.settings.rules, deadlines))
+
     @staticmethod
     def _select(deadlines: list[Deadline], rule: str | None, state: str = "open") -> list[Deadline]:
         chosen = [d for d in deadlines if d.state == state and (rule is None or d.rule == rule)]
         if rule is not None and not any(d.rule == rule for d in deadlines):
-            names = "、".join(sorted({d.rule for d in deadlines})) or "无"
+            names = "、".join(sorted({f"{d.title}（{d.rule}）" for d in deadlines})) or "无"
             raise ServiceError(f"事件没有期限 {rule}（现有：{names}）(no deadline {rule} on this incident)")
         return chosen
 
@@ -57,7 +67,8 @@ class Service:
         now = self.clock.now()
         async with self.store.write() as tx:
             await self._incident(tx, incident_id)
-            open_ = self._select(await tx.deadlines.for_incident(incident_id), rule)
+            deadlines = await tx.deadlines.for_incident(incident_id)
+            open_ = self._select(deadlines, self._rule(rule, deadlines))
             if not open_:
                 raise ServiceError(f"事件 #{incident_id} 没有进行中的期限 (no open deadline)")
             for d in open_:
@@ -80,6 +91,7 @@ class Service:
         async with self.store.write() as tx:
             incident = await self._incident(tx, incident_id)
             deadlines = await tx.deadlines.for_incident(incident_id)
+            rule = self._rule(rule, deadlines)
             if rule is not None:
                 chosen = self._select(deadlines, rule, state="open")
                 kind = kind or next(d.satisfied_by for d in deadlines if d.rule == rule)
@@ -99,6 +111,8 @@ class Service:
             await tx.audit.append(now, actor, "evidence.recorded", "incident", incident_id, {
                 "kind": kind, "url": url, "closes": [d.rule for d in chosen],
                 "late": [d.rule for d in chosen if d.due_at < now]})
+            if chosen or kind == closing.REPLY:
+                await self._close_if_done(tx, incident, actor, now)
             return [await tx.deadlines.get(d.id) for d in chosen]
 
     async def reassign(self, incident_id: int, department: str, actor: str, reason: str = "") -> Incident:
@@ -117,16 +131,22 @@ class Service:
                                    "deadlines_moved": moved})
             return await tx.incidents.get(incident_id)  # type: ignore[return-value]
 
-    async def regrade(self, incident_id: int, severity: Severity, actor: str, reason: str) -> dict:
+    async def regrade(self, incident_id: int, severity: Severity, actor: str, reason: str = "") -> dict:
         """Raise: open the deadlines the new level requires, counted from the original first-seen time.
-        Lower: cancel the open deadlines that no longer apply, recording why."""
-        if not reason.strip():
-            raise ServiceError("调整等级需要说明理由 (a reason is required)")
+        Lower: only with a reason, which cancels the open deadlines that no longer apply (as a triage
+        correction does). A closed incident must be reopened before it is raised (new deadlines need an owner)."""
+        reason = reason.strip()
         now = self.clock.now()
         async with self.store.write() as tx:
             incident = await self._incident(tx, incident_id)
             if severity == incident.level:
                 raise ServiceError(f"事件已是{severity.zh} (already {severity.zh})")
+            if severity < incident.level and not reason:
+                raise ServiceError(f"降低等级（{incident.level.zh}→{severity.zh}）需要说明理由 "
+                                   "(lowering a grade needs a reason)")
+            if severity > incident.level and incident.status == "closed":
+                raise ServiceError(f"事件 #{incident_id} 已办结：请先重新打开再上调等级 (closed: reopen it first)", 409)
+            reason = reason or "人工上调等级"
             result = await self.book.regrade(tx, incident, severity, actor, reason, now)
             await tx.audit.append(now, actor, "incident.regraded", "incident", incident_id, {
                 "from": incident.level.zh, "to": severity.zh, "reason": reason, **result})
@@ -145,7 +165,7 @@ class Service:
                                    "severity": incident.severity})
             return Outcome(await tx.incidents.get(incident_id), {})  # type: ignore[arg-type]
 
-    async def correct(self, incident_id: int, values: dict, actor: str) -> Outcome:
+    async def correct(self, incident_id: int, values: dict, actor: str, reason: str = "") -> Outcome:
         """A person's correction of domain, department, co-handlers, severity or response type (any triage
         state). Department and severity changes act exactly as reassign and regrade do."""
         changes = parse_changes(values)
@@ -168,11 +188,12 @@ class Service:
                 outcome.deadlines_moved = await self._move_department(
                     tx, incident, diff["department"][1], actor, now, keep_co="co_departments" in diff)
             if "severity" in diff:
-                result = await self.book.regrade(tx, incident, diff["severity"][1], actor, "人工研判更正", now)
+                result = await self.book.regrade(tx, incident, diff["severity"][1], actor,
+                                                 reason.strip() or "人工研判更正", now)
                 outcome.opened, outcome.cancelled = result["opened"], result["cancelled"]
             await tx.audit.append(now, actor, "triage.corrected", "incident", incident_id, {
-                **outcome.changes, "deadlines_moved": outcome.deadlines_moved, "opened": outcome.opened,
-                "cancelled": outcome.cancelled})
+                **outcome.changes, **({"reason": reason.strip()} if reason.strip() else {}),
+                "deadlines_moved": outcome.deadlines_moved, "opened": outcome.opened, "cancelled": outcome.cancelled})
             outcome.incident = await tx.incidents.get(incident_id)  # type: ignore[assignment]
             return outcome
 
@@ -194,6 +215,8 @@ class Service:
         now = self.clock.now()
         async with self.store.write() as tx:
             incident = await self._incident(tx, incident_id)
+            if incident.status == "closed":  # a promise is a deadline: it needs an open incident to answer it
+                raise ServiceError(f"事件 #{incident_id} 已办结：请先重新打开再登记承诺 (closed: reopen it first)", 409)
             ledger_id = await tx.ledger.add({
                 "incident_id": incident_id, "responded_at": now, "response_type": incident.response_type,
                 "method": "承诺", "promise": text, "promised_by": department or incident.department,
@@ -229,4 +252,117 @@ class Service:
                     "updated_at": now}, {"state": "open"})
             await tx.audit.append(now, actor, "promise.kept", "incident", entry["incident_id"],
                                   {"ledger_id": ledger_id, "on_time": on_time, "result": result})
+            incident = await tx.incidents.get(entry["incident_id"])
+            if entry["deadline_id"] and incident is not None:
+                await self._close_if_done(tx, incident, actor, now)
             return on_time
+
+    # ----------------------------------------------------------------------- note, close (办结), reopen
+    async def note(self, incident_id: int, actor: str, text: str) -> None:
+        """A free-text note in the incident's timeline (what was said on the phone, who was told…)."""
+        text = text.strip()
+        if not text:
+            raise ServiceError("备注不能为空 (a note needs text)")
+        if len(text) > NOTE_MAX:
+            raise ServiceError(f"备注最多 {NOTE_MAX} 个字符 (a note has at most {NOTE_MAX} characters)")
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            await self._incident(tx, incident_id)
+            await tx.audit.append(now, actor, "incident.noted", "incident", incident_id, {"text": text})
+
+    async def close(self, incident_id: int, actor: str, reply_url: str = "", note: str = "") -> dict:
+        """Close (办结): refused, naming them, while deadlines are open; needs the reply — given here (its URL or
+        a note, recorded as evidence of kind `reply`) or already on record (monitor/deadlines/closing.py)."""
+        reply_url, note = reply_url.strip(), note.strip()
+        if reply_url and not reply_url.startswith(("http://", "https://")):
+            raise ServiceError(f"链接必须以 http:// 或 https:// 开头 (url must be http/https): {reply_url[:80]}")
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            incident = await self._incident(tx, incident_id)
+            if incident.status == "closed":
+                raise ServiceError(f"事件 #{incident_id} 已于 {fmt_local(incident.closed_at)} 办结 (already closed)",
+                                   409)
+            blocking = closing.open_deadlines(await tx.deadlines.for_incident(incident_id))
+            if blocking:
+                raise ServiceError(
+                    f"事件 #{incident_id} 还有未完成的期限：{closing.blockers_text(blocking)}；请先登记证据，或调整等级"
+                    f"取消不再适用的期限后再办结 (open deadlines: {', '.join(d.rule for d in blocking)})", 409)
+            if reply_url or note:
+                await tx.deadlines.add_evidence({"incident_id": incident_id, "kind": closing.REPLY, "url": reply_url,
+                                                 "note": note, "actor": actor, "at": now})
+                reply = reply_url or note
+            else:
+                reply = await self._reply_on_record(tx, incident_id)
+                if reply is None:
+                    raise ServiceError(f"事件 #{incident_id} 尚未登记答复：请填写答复链接或说明（12345 工单「已办结」视为"
+                                       "已答复）(no reply on record: give the reply's url or a note)", 409)
+            return await self._close(tx, incident, actor, now, reply, auto=False)
+
+    async def reopen(self, incident_id: int, actor: str, reason: str) -> None:
+        """Open a closed incident again (a person's decision; a new report reopens it by itself)."""
+        if not reason.strip():
+            raise ServiceError("重新打开需要说明理由 (a reason is required)")
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            incident = await self._incident(tx, incident_id)
+            if incident.status != "closed":
+                raise ServiceError(f"事件 #{incident_id} 未办结，无需重新打开 (not closed)", 409)
+            await tx.incidents.update(incident_id, {"status": "open", "closed_at": None, "closed_by": None,
+                                                    "updated_at": now})
+            await tx.audit.append(now, actor, "incident.reopened", "incident", incident_id,
+                                  {"reason": reason.strip()})
+
+    async def _reply_on_record(self, tx: Tx, incident_id: int) -> str | None:
+        recorded = [e for e in await tx.deadlines.evidence_for(incident_id) if e["kind"] == closing.REPLY]
+        if recorded:
+            return recorded[-1]["url"] or recorded[-1]["note"]
+        return closing.reply_of_items(await tx.items.for_incident(incident_id, limit=1_000_000))
+
+    async def _close_if_done(self, tx: Tx, incident: Incident, actor: str, now: datetime) -> None:
+        """Automatic 办结: the evidence just recorded left no deadline open and the reply is on record."""
+        if incident.status != "open" or closing.open_deadlines(await tx.deadlines.for_incident(incident.id)):
+            return
+        reply = await self._reply_on_record(tx, incident.id)
+        if reply is not None:
+            await self._close(tx, incident, actor, now, reply, auto=True)
+
+    async def _close(self, tx: Tx, incident: Incident, actor: str, now: datetime, reply: str, auto: bool) -> dict:
+        await tx.incidents.update(incident.id, {"status": "closed", "closed_at": now, "closed_by": actor[:100],
+                                                "reply": reply, "updated_at": now})
+        await tx.audit.append(now, actor, "incident.closed", "incident", incident.id, {"reply": reply, "auto": auto})
+        return {"incident_id": incident.id, "status": "closed", "closed_at": now.isoformat(), "reply": reply,
+                "auto": auto}
+
+    # -- the duty roster (值班表): manual shifts beside the config's, kept across restarts
+    async def add_shift(self, role: str, user: str, starts_at: datetime, ends_at: datetime, actor: str) -> int:
+        if ends_at <= starts_at:
+            raise ServiceError("结束时间须晚于开始时间 (the shift must end after it starts)")
+        if ends_at <= self.clock.now():
+            raise ServiceError("该班次已经结束，无需排班 (the shift is already over)")
+        if ends_at - starts_at > SHIFT_MAX:
+            raise ServiceError(f"一个班次最长 {SHIFT_MAX.days} 天 (a shift lasts at most {SHIFT_MAX.days} days)")
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            people = set(await tx.people.users()) | {a["name"] for a in await tx.accounts.list()}
+            if user not in people:
+                raise ServiceError(f"user: 未知人员「{user[:60]}」：请先在配置 users 中登记或创建账号 "
+                                   "(unknown person: add them to the config's users or create an account)")
+            shift_id = await tx.people.add_shift({"role": role, "user": user, "starts_at": starts_at,
+                                                  "ends_at": ends_at, "origin": "manual"})
+            await tx.audit.append(now, actor, "roster.shift_added", "roster", shift_id, {
+                "role": role, "user": user, "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()})
+            return shift_id
+
+    async def remove_shift(self, shift_id: int, actor: str) -> dict:
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            shift = await tx.people.shift(shift_id)
+            if shift is None:
+                raise NotFound(f"没有班次 #{shift_id} (no such shift)")
+            if shift["origin"] != "manual" or not await tx.people.remove_shift(shift_id):
+                raise ServiceError(f"班次 #{shift_id} 来自配置文件，只能在配置中修改 (a shift of the config: edit the "
+                                   "config's roster)", 409)
+            await tx.audit.append(now, actor, "roster.shift_removed", "roster", shift_id, {
+                "role": shift["role"], "user": shift["user"], "starts_at": shift["starts_at"].isoformat(),
+                "ends_at": shift["ends_at"].isoformat()})
+            return shift

@@ -3,7 +3,8 @@ channel; `send` says whether a failure is worth retrying, the delivery loop deci
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Callable, Protocol
 
 import aiohttp
@@ -43,7 +44,26 @@ def register(kind: str) -> Callable[[Factory], Factory]:
     return deco
 
 
-def http_status_error(status: int, body: str) -> DeliveryError:
+def http_status_error(status: int, body: str, retry_after: timedelta | None = None) -> DeliveryError:
     """408, 429 and 5xx are worth retrying; other 4xx mean the request itself is wrong."""
     recoverable = status in (408, 425, 429) or status >= 500
-    return DeliveryError(f"HTTP {status}: {body[:200]}", recoverable=recoverable)
+    return DeliveryError(f"HTTP {status}: {body[:200]}", recoverable=recoverable, retry_after=retry_after)
+
+
+RETRY_AFTER_CAP = timedelta(minutes=10)  # the outbox's longest backoff: an endpoint cannot park a reminder for hours
+
+
+def retry_after_header(value: str | None, now: datetime) -> timedelta | None:
+    """A Retry-After header (RFC 9110 §10.2.3: seconds, or an HTTP date) as a wait of at most RETRY_AFTER_CAP;
+    None when absent or unreadable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        wait = timedelta(seconds=int(value[:9]))
+    else:
+        try:
+            wait = parsedate_to_datetime(value) - now
+        except (TypeError, ValueError):  # not a date; or a date without a zone, which HTTP never sends
+            return None
+    return min(max(wait, timedelta(0)), RETRY_AFTER_CAP)

@@ -45,4 +45,4 @@ class Budget:
             for w, waited in zip(self.windows, waits):
                 if not waited:
                     w.sent.pop()
-        return max(waits)
+        return max(waits, default=0.0)  # no windows (a Telegram private chat): never waits

@@ -14,68 +14,25 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 from monitor.core.clock import fmt_delta, fmt_local
 
-Style = Literal["plain", "bold", "link"]
-
-
-@dataclass(frozen=True)
-class Span:
-    text: str
-    style: Style = "plain"
-    href: str = ""
-
-
-Line = tuple[Span, ...]
-
-
-@dataclass(frozen=True)
-class Mention:
-    name: str  # shown
-    mobile: str = ""  # @-mentioned where the platform can (DingTalk atMobiles, WeCom mentioned_mobile_list)
-
-
-@dataclass(frozen=True)
-class Card:
-    title: str  # the notification preview (DingTalk markdown title, Feishu post title)
-    lines: tuple[Line, ...]
-    mentions: tuple[Mention, ...] = ()
-
-    @property
-    def mobiles(self) -> list[str]:
-        return [m.mobile for m in self.mentions if m.mobile]
-
-    def capped(self, cap: int) -> "Card":
-        """Every text (title included) cut to at most `cap` characters, ending in … when cut."""
-        return Card(_cut(self.title, cap), tuple(tuple(replace(s, text=_cut(s.text, cap)) for s in line)
-                                                 for line in self.lines), self.mentions)
-
-    def longest(self) -> int:
-        return max([len(self.title)] + [len(s.text) for line in self.lines for s in line])
-
-
-MARKS = {"特别重大": "🔴", "重大": "🟠", "较大": "🟡", "一般": "🔵"}
-
-
-def clean(text: object) -> str:
-    """One line, no control characters: scraped text never starts a line of its own."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text or "")).split())
-
-
-def _cut(text: str, cap: int) -> str:
-    if len(text) <= cap:
-        return text
-    return text[: cap - 1] + "…" if cap > 0 else ""
+# The Card and its parts live in cards.py (group_render.py builds Cards too); re-exported here.
+from responders.cards import MARKS, Card, Line, Mention, Span, Style, _cut, clean  # noqa: E402,F401
 
 
 def card(payload: dict, now: datetime, base_url: str, mentions: Sequence[Mention] = (),
-         rule_titles: dict[str, str] | None = None) -> Card:
+         rule_titles: dict[str, str] | None = None, actions: Sequence[tuple[str, str]] = ()) -> Card:
     """What a reminder or an alert says, in Chinese: severity mark, incident, department, the rule and its
-    countdown (or how late it is), what to do next, who must act, and the link to the incident page."""
+    countdown (or how late it is), what to do next, who must act, and the link to the incident page, followed
+    on the same line by the one-click `actions` ((label, URL) pairs, responders/actionlinks.py)."""
+    if isinstance(payload.get("group"), list):  # a burst grouped into one message (another module's words)
+        from responders.group_render import group_card
+
+        return group_card(payload, now, base_url, mentions, rule_titles)
     severity = clean(payload.get("severity")) or "一般"
     incident_id = payload.get("incident_id")
     title = clean(payload.get("title") or _first_line(payload.get("text")))
@@ -101,6 +58,12 @@ def card(payload: dict, now: datetime, base_url: str, mentions: Sequence[Mention
         lines.append((Span(f"说明：服务中断期间错过 {int(payload['missed'])} 次提醒，现合并发送"),))
     if incident_id is not None and base_url:
         lines.append((Span("详情："), Span("打开事件页面", "link", f"{base_url.rstrip('/')}/incidents/{incident_id}")))
+    if actions:
+        links = tuple(s for label, href in actions for s in (Span("　"), Span(label, "link", href)))
+        if lines[-1][0].text == "详情：":
+            lines[-1] = lines[-1] + links
+        else:
+            lines.append((Span("操作："),) + links[1:])
     preview = f"【{severity}】{title}" if title else f"【{severity}】舆情哨兵提醒"
     return Card(preview, tuple(lines), tuple(mentions))
 
@@ -246,5 +209,6 @@ def fit(c: Card, kind: str) -> tuple[object, Card]:
 
 
 def render(payload: dict, kind: str, now: datetime, base_url: str, mentions: Sequence[Mention] = (),
-           rule_titles: dict[str, str] | None = None) -> tuple[object, Card]:
-    return fit(card(payload, now, base_url, mentions, rule_titles), kind)
+           rule_titles: dict[str, str] | None = None,
+           actions: Sequence[tuple[str, str]] = ()) -> tuple[object, Card]:
+    return fit(card(payload, now, base_url, mentions, rule_titles, actions), kind)

@@ -110,7 +110,10 @@ async def app(settings, db_url, clock):
     from monitor.app import build
 
     a = await build(settings, db_url, clock)
-    if a.store.dialect == "postgresql":
+    if a.store.dialect == "postgresql":  # one database per session: empty it, then copy the config's people again
+        from monitor.app import sync_people
+
         await _truncate(a.store)
+        await sync_people(a.store, settings, clock)
     yield a
     await a.close()

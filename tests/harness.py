@@ -128,3 +128,195 @@ async def state(db: str):
     finally:
         await store.close()
     return outbox, deadlines
+
+
+# ------------------------------------------------------------------ faults (bench/faults.py, tests/test_faults.py)
+def write_config_with(tmp: Path, hook_url: str, steps: list[str], rules: dict[str, str], extra: dict) -> Path:
+    """write_config plus top-level keys (sources, …) merged in."""
+    path = write_config(tmp, hook_url, steps, rules)
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg.update(extra)
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+async def serve_logged(cfg: Path, db: str, cwd: Path, log: Path, env: dict | None = None) -> asyncio.subprocess.Process:
+    """`serve` like serve(), its stderr appended to `log` (a crash or a store error is read there)."""
+    import os
+
+    port = free_port()
+    with log.open("ab") as f:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "monitor", "--config", str(cfg), "--db", db, "serve", "--listen",
+            f"127.0.0.1:{port}", cwd=cwd, stdout=asyncio.subprocess.DEVNULL, stderr=f,
+            env={**os.environ, **(env or {})})
+    proc.port = port  # type: ignore[attr-defined]
+    return proc
+
+
+class FlakyReceiver(Receiver):
+    """A webhook endpoint that can fail: `status` 200 records like Receiver; 500, or 429 with Retry-After
+    `retry_after`, records the attempt only. `delay` slows every answer (deliveries stay in flight longer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status, self.retry_after, self.delay = 200, 0, 0.0
+        self.refused: list[tuple[str, float, int]] = []  # (key, time, status)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.status != 200:
+            self.refused.append((request.headers["Idempotency-Key"], time.time(), self.status))
+            headers = {"Retry-After": str(self.retry_after)} if self.status == 429 and self.retry_after else {}
+            return web.json_response({"error": "unavailable"}, status=self.status, headers=headers)
+        try:
+            return await super().handle(request)
+        except ConnectionResetError:  # the sender was killed mid-request: nothing arrived
+            return web.Response(status=400)
+
+
+async def start_flaky_receiver() -> tuple[FlakyReceiver, web.AppRunner, str]:
+    r = FlakyReceiver()
+    app = web.Application()
+    app.router.add_post("/hook", r.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return r, runner, f"http://127.0.0.1:{port}/hook"
+
+
+class TcpProxy:
+    """A local TCP proxy to a real server (PostgreSQL). `down()` drops every open connection and refuses new
+    ones (the listening socket is closed: connect gets ECONNREFUSED); `up()` listens again on the same port."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._server: asyncio.base_events.Server | None = None
+        self._conns: set[asyncio.StreamWriter] = set()
+        self.dropped = 0
+
+    async def up(self) -> "TcpProxy":
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+        return self
+
+    async def down(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for w in list(self._conns):
+            w.transport.abort()
+            self.dropped += 1
+        self._conns.clear()
+        if server is not None:  # after the aborts: from Python 3.12 this waits for open connections too
+            await server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        pair = {writer, up_writer}
+        self._conns |= pair
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                dst.transport.abort()
+
+        try:
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        finally:
+            self._conns -= pair
+
+
+def sign_push(secret: str, obj: dict) -> tuple[bytes, dict[str, str]]:
+    """A push body and its X-Yuqing-Signature header (monitor/web/ingest.py)."""
+    import hashlib
+    import hmac
+
+    body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    return body, {"X-Yuqing-Signature": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+                  "Content-Type": "application/json"}
+
+
+class BoardSite:
+    """A 留言板 of `n` messages, `per_page` a list page, newest first, with detail pages; counts requests.
+    A path in `stall` answers its headers and then trickles one byte every `trickle` seconds, forever; a path
+    in `pieces` sends its page in three parts 50 ms apart (as a slow link delivers it)."""
+
+    def __init__(self, n: int, per_page: int = 10, stall: set[str] | None = None, trickle: float = 0.5,
+                 pieces: set[str] | None = None) -> None:
+        self.n, self.per_page, self.stall, self.trickle = n, per_page, stall or set(), trickle
+        self.pieces = pieces or set()
+        self.hits: list[str] = []
+        self.stalls: list[list[float]] = []  # [start, end] of each stalled answer (end 0 while it is open)
+
+    def selectors(self) -> dict:
+        return {"item": "li.m", "next": "a.next", "title": "h1", "body": "div.body", "time": "span.time"}
+
+    async def _stall(self, request: web.Request) -> web.StreamResponse:
+        span = [time.monotonic(), 0.0]
+        self.stalls.append(span)
+        response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8"})
+        try:
+            await response.prepare(request)
+            while True:  # never finishes; ends when the client goes away
+                await response.write(b" ")
+                await asyncio.sleep(self.trickle)
+        except ConnectionResetError:  # the client went away (its timeout)
+            return response
+        finally:
+            span[1] = time.monotonic()
+
+    @property
+    def open_stalls(self) -> int:
+        return sum(1 for _, end in self.stalls if not end)
+
+    async def list_page(self, request: web.Request) -> web.StreamResponse:
+        page = int(request.query.get("page", "1"))
+        self.hits.append(f"list{page}")
+        if request.path in self.stall:
+            return await self._stall(request)
+        ids = list(range(self.n, 0, -1))[(page - 1) * self.per_page: page * self.per_page]
+        items = "".join(f'<li class="m"><a href="{request.path[:-5]}/detail?id={i}">第{i}号留言</a></li>' for i in ids)
+        nxt = (f'<a class="next" href="{request.path}?page={page + 1}">下一页</a>'
+               if page * self.per_page < self.n else "")
+        html = f"<html><ul>{items}</ul>{nxt}</html>".encode()
+        if request.path not in self.pieces:
+            return web.Response(body=html, content_type="text/html", charset="utf-8")
+        response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8"})
+        await response.prepare(request)
+        third = len(html) // 3
+        for part in (html[:third], html[third:2 * third], html[2 * third:]):
+            await response.write(part)
+            await asyncio.sleep(0.05)
+        await response.write_eof()
+        return response
+
+    async def detail(self, request: web.Request) -> web.Response:
+        i = int(request.query["id"])
+        self.hits.append(f"detail{i}")
+        import random
+
+        rng = random.Random(i)  # distinct text per message, or near-duplicate grouping would merge them
+        detail = "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(40))
+        html = (f"<h1>第{i}号留言：{''.join(_COMPANIES[i % len(_COMPANIES)])}小区电梯故障</h1>"
+                f'<div class="body">{i}栋电梯困人，物业不管。{detail}</div>'
+                f'<span class="time">留言时间：2026-11-{10 + i % 10} 09:30</span>')
+        return web.Response(text=html, content_type="text/html")
+
+    def app(self, prefixes: tuple[str, ...] = ("/a",)) -> web.Application:
+        a = web.Application()
+        for p in prefixes:
+            a.router.add_get(f"{p}/list", self.list_page)
+            a.router.add_get(f"{p}/detail", self.detail)
+        return a

@@ -42,7 +42,7 @@ async def test_ack_evidence_reassign(client):
     r = await client.post("/api/v1/incidents/1/reassign", headers=AUTH,
                           json={"actor": "zhang", "department": "区卫生健康局", "reason": "救治"})
     assert r.status == 200 and (await r.json())["department"] == "区卫生健康局"
-    detail = await (await client.get("/api/v1/incidents/1")).json()
+    detail = await (await client.get("/api/v1/incidents/1", headers=AUTH)).json()
     states = {d["rule"]: (d["state"], d["department"]) for d in detail["deadlines"]}
     assert states == {"authoritative_release": ("satisfied", "区应急局"), "press_conference": ("open", "区卫生健康局")}
     assert [t["action"] for t in detail["timeline"]][-3:] == ["deadline.acknowledged", "evidence.recorded",

@@ -94,6 +94,7 @@ async def robots(monkeypatch):
         monkeypatch.setenv("T_WECOM_URL", str(server.make_url("/cgi-bin/webhook/send?key=wecom-key")))
         monkeypatch.setenv("T_FEISHU_URL", str(server.make_url("/open-apis/bot/v2/hook/abc")))
         monkeypatch.setenv("T_SECRET", SECRET)
+        monkeypatch.delenv("YUQING_ACTION_SECRET", raising=False)  # action links: tests/test_action_links.py
         yield r
 
 

@@ -1,4 +1,5 @@
-"""The dashboard and JSON API over real HTTP (aiohttp test server); scraped text is escaped."""
+"""The dashboard and JSON API over real HTTP (aiohttp test server), signed in as a duty officer; scraped text is
+escaped."""
 
 from datetime import timedelta
 
@@ -7,6 +8,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.core.model import RawItem
 from monitor.web.server import web_application
+from tests.signin import add_account, sign_in
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -18,7 +20,9 @@ async def client(app, clock):
                 occurred_at=clock.now() - timedelta(hours=1)),
         RawItem("hotline", "2", "路灯不亮", "金碧街道路灯坏了", occurred_at=clock.now()),
     ], "hotline")
+    await add_account(app, "zhang", "duty_officer")
     async with TestClient(TestServer(web_application(app))) as c:
+        await sign_in(c, "zhang")
         yield c
 
 
@@ -35,11 +39,12 @@ async def test_index_lists_incidents_with_deadlines_escaped(client):
 async def test_index_draws_deadline_clocks_and_bars(client):
     html = await (await client.get("/")).text()
     # first seen an hour ago: 1/5 of the 5-hour window and 1/24 of the 24-hour one are gone
-    assert 'title="时限已用 20%"><i style="width:20%">' in html
-    assert 'title="时限已用 4%"><i style="width:4%">' in html
+    assert 'title="时限已用 20%"><i class="w20">' in html
+    assert 'title="时限已用 4%"><i class="w4">' in html
     # one 重大 and one 一般 incident open: two halves, most severe first
-    assert html.index('class="sev3" style="width:50%"') < html.index('class="sev1" style="width:50%"')
-    assert html.count('<span class="bar"><i style="width:100%">') == 2
+    assert html.index('class="sev3 w50"') < html.index('class="sev1 w50"')
+    assert html.count('<span class="bar"><i class="w100">') == 2
+    assert "style=" not in html  # widths are classes: the CSP allows no inline style
 
 
 @pytest.mark.parametrize("elapsed_h, window_h, expected", [
@@ -91,7 +96,9 @@ async def test_provisional_deadline_is_marked_on_index_and_incident_page(app, cl
     clock.set(datetime(2026, 12, 29, 10, 0, tzinfo=SHANGHAI))
     await app.pipeline.ingest([RawItem("hotline", "p", "关于印发《西山区老旧小区改造实施方案》的通知",
                                        "现将实施方案印发给你们。", occurred_at=clock.now())], "hotline")
+    await add_account(app, "zhang", "duty_officer")
     async with TestClient(TestServer(web_application(app))) as c:
+        await sign_in(c, "zhang")
         index = await (await c.get("/")).text()
         page = await (await c.get("/incidents/1")).text()
     assert 'class="badge provisional" title="暂定：缺少2027年节假日安排，按自然日提前计算">暂定</span>' in index

@@ -53,7 +53,7 @@ def secrets(monkeypatch):
 
 @pytest.fixture
 async def client(app, secrets):
-    async with TestClient(TestServer(web_application(app))) as c:
+    async with TestClient(TestServer(web_application(app)), headers=AUTH) as c:  # reads need the token too
         yield c
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from pathlib import Path
 
@@ -263,3 +264,21 @@ def test_clean_display_collapses_whitespace_as_the_regex_did(text):
         lines = [ws.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n")]
         expected = "\n".join(line for line in lines if line)
     assert clean_display(text) == expected
+
+
+def test_json_lines_with_a_lone_surrogate_or_nul_quarantine_that_row_only(tmp_path):
+    from monitor.core.errors import Reject
+    from monitor.core.model import RawItem
+    from monitor.sources.jsonlines import read_jsonlines
+
+    rows = [{"id": "a", "title": "路灯不亮", "body": "金碧路路灯坏了", "time": "2026-11-23T08:00:00+08:00"},
+            {"id": "b", "title": "噪音\ud800", "body": "施工扰民", "time": "2026-11-23T08:00:00+08:00"},
+            {"id": "c", "title": "积水", "body": "小区\x00积水", "time": "2026-11-23T08:00:00+08:00"},
+            {"id": "d", "title": "垃圾清运", "body": "垃圾没人收", "time": "2026-11-23T08:00:00+08:00"}]
+    path = tmp_path / "push.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")  # \ud800 as an escape: valid JSON
+    out = list(read_jsonlines(path, "push"))
+    assert [o.external_id for o in out if isinstance(o, RawItem)] == ["a", "d"]
+    rejects = [o for o in out if isinstance(o, Reject)]
+    assert [r.row_no for r in rejects] == [2, 3]
+    assert "title" in rejects[0].reason and "body" in rejects[1].reason

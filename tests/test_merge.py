@@ -234,17 +234,17 @@ async def test_merge_api(app, clock, monkeypatch):
 
         r = await client.post(url, json=body, headers=AUTH)
         assert r.status == 400 and "already merged" in (await r.json())["error"]
-        r = await client.get(f"/api/v1/incidents/{a}")
+        r = await client.get(f"/api/v1/incidents/{a}", headers=AUTH)
         merged = await r.json()
         assert merged["status"] == "merged" and merged["merged_into"] == b and merged["items"] == []
-        r = await client.get(f"/api/v1/incidents/{b}")
+        r = await client.get(f"/api/v1/incidents/{b}", headers=AUTH)
         survivor = await r.json()
         assert datetime.fromisoformat(survivor["first_seen_at"]) == now - timedelta(hours=2)
         assert len(survivor["items"]) == 2
         assert [e["action"] for e in survivor["timeline"]].count("incident.merge") == 1
-        r = await client.get("/api/v1/incidents?status=merged")
+        r = await client.get("/api/v1/incidents?status=merged", headers=AUTH)
         assert [i["id"] for i in (await r.json())["incidents"]] == [a]
-        r = await client.get(f"/incidents/{a}")
+        r = await client.get(f"/incidents/{a}", headers=AUTH)
         assert r.status == 200 and f'href="/incidents/{b}"' in await r.text()
     finally:
         await client.close()

@@ -33,8 +33,11 @@ def start(args, cwd, ready_text):
     raise AssertionError("never became ready: " + "".join(seen))
 
 
-def get(url):
-    with urllib.request.urlopen(url, timeout=10) as r:
+AUTH = {"Authorization": "Bearer serve-test-token"}
+
+
+def get(url, headers=None):
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as r:
         return r.status, r.read().decode()
 
 
@@ -50,12 +53,27 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path):
         assert proc.wait(timeout=30) == 0
 
 
+def sign_in(base: str, out: str):
+    """An opener signed in with the demo's printed account (docs/accounts.md) through the login form."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    name, password = re.search(r"用户名 user (\S+)  密码 password (\S+)（", out).groups()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    token = re.search(r'name="csrf" value="([^"]+)"', opener.open(base + "/login", timeout=10).read().decode())[1]
+    form = urllib.parse.urlencode({"name": name, "password": password, "csrf": token, "next": "/"}).encode()
+    return opener, opener.open(base + "/login", data=form, timeout=10)
+
+
 def test_demo_serves_the_dashboard(tmp_path):
     port = free_port()
     proc, out = start(["demo", "--listen", f"127.0.0.1:{port}"], tmp_path, "值班台已启动")
     try:
         assert f"http://127.0.0.1:{port}" in out
-        status, html = get(f"http://127.0.0.1:{port}/")
+        assert get(f"http://127.0.0.1:{port}/")[1].count('action="/login"') == 1  # anonymous: the login page
+        _, r = sign_in(f"http://127.0.0.1:{port}", out)
+        status, html = r.status, r.read().decode()
         assert status == 200 and "马街街道一化工厂发生爆炸" in html and "5小时内发布权威信息" in html
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -87,16 +105,17 @@ def test_serve_runs_collectors_and_the_webhook(tmp_path):
     port = free_port()
     env_secret = "serve-test-secret"
     os.environ["YUQING_WEBHOOK_SECRET"] = env_secret
+    os.environ["YUQING_API_TOKEN"] = "serve-test-token"  # reads need a token or a session (docs/accounts.md)
     try:
         proc, _ = start(["--config", str(config), "--db", f"sqlite:///{tmp_path / 's.db'}", "serve", "--listen",
                          f"127.0.0.1:{port}"], tmp_path, "serving")
     finally:
-        del os.environ["YUQING_WEBHOOK_SECRET"]
+        del os.environ["YUQING_WEBHOOK_SECRET"], os.environ["YUQING_API_TOKEN"]
     try:
         deadline = time.monotonic() + 30
         detail = {}
         while time.monotonic() < deadline:
-            detail = json.loads(get(f"http://127.0.0.1:{port}/healthz?detail=1")[1])
+            detail = json.loads(get(f"http://127.0.0.1:{port}/healthz?detail=1", AUTH)[1])
             hotline = next(s for s in detail["detail"]["sources"] if s["name"] == "hotline")
             if hotline["last_ok_at"]:
                 break
@@ -110,7 +129,7 @@ def test_serve_runs_collectors_and_the_webhook(tmp_path):
                                          headers={"X-Yuqing-Signature": signature})
         with urllib.request.urlopen(request, timeout=10) as r:
             assert r.status == 202 and json.loads(r.read())["item_id"]
-        status, incidents = get(f"http://127.0.0.1:{port}/api/v1/incidents")
+        status, incidents = get(f"http://127.0.0.1:{port}/api/v1/incidents", AUTH)
         titles = {i["title"] for i in json.loads(incidents)["incidents"]}
         assert {"路灯不亮", "噪音"} <= titles
     finally:

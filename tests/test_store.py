@@ -8,7 +8,7 @@ from sqlalchemy import text
 from monitor.core.clock import SHANGHAI
 from monitor.store import Store, StoreError
 from monitor.store.db import head_revision, migrate
-from monitor.store.schema import metadata
+from monitor.store.schema import include_name, metadata
 from monitor.config.settings import BUNDLED_CONFIG
 
 
@@ -17,7 +17,8 @@ async def test_migrations_create_exactly_the_schema(store):
     from alembic.runtime.migration import MigrationContext
 
     def diff(sync_conn):
-        return compare_metadata(MigrationContext.configure(sync_conn, opts={"compare_type": False}), metadata)
+        return compare_metadata(MigrationContext.configure(sync_conn, opts={"compare_type": False,
+                                                                    "include_name": include_name}), metadata)
 
     async with store.engine.connect() as conn:
         assert await conn.run_sync(diff) == []

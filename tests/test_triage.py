@@ -123,7 +123,7 @@ async def client(app, clock, monkeypatch):
 
 
 async def test_api_lists_and_corrects(client, app):
-    body = await (await client.get("/api/v1/triage")).json()
+    body = await (await client.get("/api/v1/triage", headers=AUTH)).json()
     [item] = body["incidents"]
     assert item["title"] == "你好" and item["triage"] == "pending"
     r = await client.post(f"/api/v1/incidents/{item['id']}/triage/correct",
@@ -132,11 +132,11 @@ async def test_api_lists_and_corrects(client, app):
     out = await r.json()
     assert out["incident"]["department"] == "区民政局" and out["incident"]["severity"] == "较大"
     assert out["changes"]["severity"] == ["一般", "较大"]
-    assert (await (await client.get("/api/v1/triage")).json())["incidents"] == []
+    assert (await (await client.get("/api/v1/triage", headers=AUTH)).json())["incidents"] == []
 
 
 async def test_api_accept_and_errors(client):
-    [item] = (await (await client.get("/api/v1/triage")).json())["incidents"]
+    [item] = (await (await client.get("/api/v1/triage", headers=AUTH)).json())["incidents"]
     url = f"/api/v1/incidents/{item['id']}/triage/accept"
     assert (await client.post(url, json={"actor": "zhang"})).status == 401  # no token
     assert (await client.post(url, json={"actor": "zhang"}, headers={"Authorization": "Bearer no"})).status == 401

@@ -58,22 +58,23 @@ def write_output(path: Path, write: Callable[[Path], object]) -> None:
             from None
 
 
-async def serve_app(app, listen: str, ready) -> None:
-    """monitor.web.server.serve, with the mistakes a person makes before it listens — a port already in
-    use, an address that is not this machine's — answered as bad input (exit 2) that says what to do."""
+async def serve_app(app, listen: str | None, ready, role: str = "all") -> None:
+    """monitor.web.server.serve (of one role; `listen` None: no HTTP listener), with the mistakes a person
+    makes before it listens — a port already in use, an address that is not this machine's — answered as
+    bad input (exit 2) that says what to do."""
     import errno
 
     from monitor.web.server import serve
 
     listening = False
 
-    def on_ready(url: str) -> None:
+    def on_ready(url: str | None) -> None:
         nonlocal listening
         listening = True
         ready(url)
 
     try:
-        await serve(app, listen, ready=on_ready)
+        await serve(app, listen, ready=on_ready, role=role)
     except OSError as exc:
         if listening:
             raise

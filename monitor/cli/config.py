@@ -79,7 +79,22 @@ def check_config(args) -> int:
         print(f"  提示 (note): 环境变量 {name} 未设置 (environment variable not set)")
     for line in legal_warnings(settings, args.path):
         print(line)
+    for line in roster_warnings(settings, args.path):
+        print(line)
     return 0
+
+
+def roster_warnings(settings, path, now=None) -> list[str]:
+    """One line per role that reminders go to and that nobody holds for some of the next 7 days, by the config's
+    roster and standing roles (shifts added on the dashboard live in the store; `serve` logs the full picture)."""
+    from monitor.core.clock import SystemClock
+    from monitor.deadlines.coverage import config_gaps
+
+    found = config_gaps(settings, now or SystemClock().now())
+    if not found:
+        return []
+    _, lines = read_yaml(Path(path))
+    return [f"{path}:{line_for(lines, ('roster',))}: roster: {gap.text()}" for gap in found]
 
 
 def legal_warnings(settings, path) -> list[str]:

@@ -36,7 +36,7 @@ def register(sub) -> None:
                        "Acknowledge an incident's reminders: repeats of the step last sent stop; the deadline stays "
                        "open and later escalation steps still fire. Only evidence closes a deadline.")
     incident_arg(p)
-    p.add_argument("--rule", help="只确认这条期限 / only this rule")
+    p.add_argument("--rule", help="只确认这条期限：规则名或标题，如 5小时内发布权威信息 / only this rule (name or title)")
     actor_arg(p)
     p.set_defaults(func=lambda a: run(_call(a, "acknowledge", a.incident, a.by, rule=a.rule)))
 
@@ -45,8 +45,10 @@ def register(sub) -> None:
                        "Record evidence (a release URL, a press-conference record); it satisfies the deadlines "
                        "it answers, late ones are recorded as late.")
     incident_arg(p)
-    p.add_argument("--rule", help="期限名，如 authoritative_release / the rule it satisfies")
-    p.add_argument("--kind", help="证据类型，如 release, press_conference / evidence kind")
+    p.add_argument("--rule", help="期限：规则名或标题，如 authoritative_release 或 5小时内发布权威信息 / the rule it "
+                                  "satisfies (name or title)")
+    p.add_argument("--kind", help="证据类型：release 权威信息发布、press_conference 新闻发布会、interpretation 政策解读、"
+                                  "reply 答复 / evidence kind")
     p.add_argument("--url", default="", help="发布链接 / where it was published")
     p.add_argument("--note", default="", help="说明（如发布会记录）/ note, e.g. press-conference record")
     actor_arg(p)
@@ -65,12 +67,13 @@ def register(sub) -> None:
     p.set_defaults(func=lambda a: run(_reassign(a)))
 
     p = sub.add_parser("regrade", help="调整事件等级（开启或取消相应期限）/ change severity",
-                       description="人工调整事件等级：升级时按首次发现时间开启新等级要求的期限，降级时取消不再适用的期限并记录理由。\n"
+                       description="人工调整事件等级：升级时按首次发现时间开启新等级要求的期限，降级时取消不再适用的期限并记录理由"
+                       "（降级必须说明理由）。\n"
                        "Change an incident's severity: raising it opens the deadlines the new level requires "
-                       "(counted from first seen), lowering it cancels those that no longer apply.")
+                       "(counted from first seen), lowering it (only with a reason) cancels those that no longer apply.")
     incident_arg(p)
     p.add_argument("severity", help="一般 / 较大 / 重大 / 特别重大")
-    p.add_argument("--reason", required=True, help="调整理由（必填，记入审计日志）/ why (required, audit log)")
+    p.add_argument("--reason", default="", help="调整理由（降级时必填，记入审计日志）/ why (required to lower; audit log)")
     actor_arg(p)
     p.set_defaults(func=lambda a: run(_regrade(a)))
 
@@ -138,7 +141,7 @@ async def _call(args, method: str, *params, **kw) -> int:
 def _report(method: str, result) -> None:
     if method == "acknowledge":
         for d in result:
-            print(f"已确认 (acknowledged): #{d.incident_id} {d.title} — 本级重复提醒停止，期限仍在进行")
+            print(f"已确认 (acknowledged): #{d.incident_id} {d.title}（{d.rule}）— 本级重复提醒停止，期限仍在进行")
     elif method == "add_evidence":
         if not result:
             print("证据已登记；没有因此关闭的期限 (evidence recorded; it closed no deadline)")

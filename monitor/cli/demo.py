@@ -10,6 +10,7 @@ from monitor.config.settings import BUNDLED_CONFIG, load_settings
 
 DEMO_DATA = BUNDLED_CONFIG / "demo"
 DEMO_DB = "yuqing-demo.db"
+DEMO_USER = "demo"
 
 
 def register(sub) -> None:
@@ -35,6 +36,17 @@ def demo_records(settings, now):
             r.occurred_at = r.occurred_at + delta if r.occurred_at else None
             r.replied_at = r.replied_at + delta if r.replied_at else None
     return out
+
+
+async def demo_sign_in(app) -> str:
+    """The demo's admin account with a fresh random password (the dashboard needs a sign-in, docs/accounts.md)."""
+    import secrets
+
+    from monitor.cli.users import ensure_account
+
+    password = secrets.token_urlsafe(12)
+    await ensure_account(app.store, DEMO_USER, "admin", password, app.clock.now())
+    return password
 
 
 async def _demo(args) -> int:
@@ -82,6 +94,9 @@ async def _demo(args) -> int:
         console.print(f"待人工研判 triage queue: {triage} 个事件；已发出提醒 reminders: {fired} 次（见值班台）")
         if args.once:
             return 0
+        password = await demo_sign_in(app)
+        print(f"值班台登录 sign in: 用户名 user {DEMO_USER}  密码 password {password}"
+              "（管理员，每次启动随机生成，只显示这一次 / admin, new each run, shown once）", flush=True)
         await serve_app(app, listen, ready=lambda url: console.print(
             f"\n[bold green]值班台已启动 dashboard: {url}[/bold green]  （Ctrl+C 退出 / to stop）"))
     finally:

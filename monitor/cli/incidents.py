@@ -1,5 +1,8 @@
 """yuqing incidents split INCIDENT_ID ITEM_ID… [--actor NAME]
-yuqing incidents merge INCIDENT_ID INCIDENT_ID… [--actor NAME] [--reason TEXT]"""
+yuqing incidents merge INCIDENT_ID INCIDENT_ID… [--actor NAME] [--reason TEXT]
+yuqing incidents close INCIDENT_ID [--reply-url U] [--note N] [--by NAME]
+yuqing incidents reopen INCIDENT_ID --reason TEXT [--by NAME]
+yuqing incidents note INCIDENT_ID TEXT [--by NAME]"""
 
 from __future__ import annotations
 
@@ -7,12 +10,13 @@ from monitor.cli.common import InputError, load_config, run
 
 
 def register(sub) -> None:
-    p = sub.add_parser("incidents", help="事件操作（拆分、合并）/ incident actions (split, merge)",
-                       description="纠正事件归并：把误并的留言拆出为新事件，或把同一真实事件的多个事件合并。\n"
-                       "Correct the grouping: split items out into a new incident, or merge incidents that are "
-                       "one real event.")
+    p = sub.add_parser("incidents", help="事件操作（拆分、合并、办结、重新打开、备注）/ incident actions",
+                       description="纠正事件归并：把误并的留言拆出为新事件，或把同一真实事件的多个事件合并；"
+                       "办结事件、重新打开已办结的事件，或在时间线中记一条备注。\n"
+                       "Correct the grouping (split, merge); close an incident (办结), reopen a closed one, or add "
+                       "a note to its timeline.")
     isub = p.add_subparsers(dest="incidents_action", metavar="ACTION", required=True,
-                            help="split 拆分 / merge 合并")
+                            help="split 拆分 / merge 合并 / close 办结 / reopen 重新打开 / note 备注")
     s = isub.add_parser("split", help="把留言从事件中拆出为新事件 / move items out into a new incident",
                         description="归并有误时，把指定留言从事件中拆出，成为新事件（重新研判、开启期限）。\n"
                         "Move the given items out of an incident into a new one (understood again, own deadlines).")
@@ -30,6 +34,63 @@ def register(sub) -> None:
     m.add_argument("--actor", default="cli", help="操作人 / who does it (audit log)")
     m.add_argument("--reason", default="", help="合并理由 / why (audit log)")
     m.set_defaults(func=lambda a: run(_merge(a)))
+    _register_closing(isub)
+
+
+def _register_closing(isub) -> None:
+    from monitor.cli.deadlines import actor_arg, incident_arg
+
+    c = isub.add_parser("close", help="办结事件 / close an incident (办结)",
+                        description="办结：事件的期限均已完成（有证据）或已取消，且答复已登记时关闭事件。"
+                        "可用 --reply-url/--note 登记答复；12345 工单「已办结」视为已答复。仍有未完成期限时拒绝并列出这些期限（退出码 2）。\n"
+                        "Close an incident once every deadline is satisfied (or cancelled) and its reply is on record: "
+                        "give it with --reply-url/--note, or a 12345 export's 已办结 counts. Refused, naming the open "
+                        "deadlines, otherwise (exit 2).")
+    incident_arg(c)
+    c.add_argument("--reply-url", default="", help="答复的发布链接 / where the reply was published")
+    c.add_argument("--note", default="", help="答复说明 / the reply, in words")
+    actor_arg(c)
+    c.set_defaults(func=lambda a: run(_close(a)))
+    r = isub.add_parser("reopen", help="重新打开已办结的事件 / reopen a closed incident",
+                        description="重新打开已办结的事件（须说明理由，记入时间线）。新的留言归入已办结事件时会自动重新打开。\n"
+                        "Reopen a closed incident (with a reason, kept in its timeline); a new report joining a "
+                        "closed incident reopens it by itself.")
+    incident_arg(r)
+    r.add_argument("--reason", required=True, help="理由（必填）/ why (required)")
+    actor_arg(r)
+    r.set_defaults(func=lambda a: run(_reopen(a)))
+    n = isub.add_parser("note", help="在事件时间线中记一条备注 / add a note to the timeline",
+                        description="在事件时间线中记一条备注（如电话沟通情况）。\nAdd a free-text note to the incident's "
+                        "timeline.")
+    incident_arg(n)
+    n.add_argument("text", help="备注内容 / the note")
+    actor_arg(n)
+    n.set_defaults(func=lambda a: run(_note(a)))
+
+
+async def _close(args) -> int:
+    from monitor.cli.deadlines import with_app
+
+    out = await with_app(args, lambda app: app.service.close(args.incident, args.by, reply_url=args.reply_url,
+                                                             note=args.note))
+    print(f"已办结 (closed): #{out['incident_id']}，答复：{out['reply']}")
+    return 0
+
+
+async def _reopen(args) -> int:
+    from monitor.cli.deadlines import with_app
+
+    await with_app(args, lambda app: app.service.reopen(args.incident, args.by, args.reason))
+    print(f"已重新打开 (reopened): #{args.incident}")
+    return 0
+
+
+async def _note(args) -> int:
+    from monitor.cli.deadlines import with_app
+
+    await with_app(args, lambda app: app.service.note(args.incident, args.by, args.text))
+    print(f"备注已记入事件 #{args.incident} 的时间线 (note added)")
+    return 0
 
 
 async def _split(args) -> int:

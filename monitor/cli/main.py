@@ -7,6 +7,7 @@ Exit codes: 0 success, 2 bad input (bad config, unreadable file: the message nam
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 
@@ -111,9 +112,31 @@ def _main(argv: list[str] | None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except Exception:
+    except Exception as exc:
+        if disk_full(exc):  # not a bug: one line that says what to do (bench/faults.py, disk_full)
+            logger.opt(exception=True).debug("disk full")
+            print(f"错误 (error): {DISK_FULL}", file=sys.stderr)
+            return 1
         logger.exception("内部错误 (internal error)")
         return 1
+
+
+DISK_FULL = ("磁盘已满，数据库无法写入；请释放空间后重新运行，已存入的数据不会重复 "
+             "(disk full: the database cannot be written; free some space and run the command again: nothing "
+             "is stored twice)")
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Is a full disk behind this error: ENOSPC, SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100)?
+    Read from the exception chain by errno and message, so the CLI needs no database driver to tell."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        if "database or disk is full" in str(exc) or getattr(exc, "sqlstate", None) == "53100":
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 _FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)

@@ -17,6 +17,7 @@ from monitor.cli import (
     sources,
     train,
     triage,
+    users,
 )
 
 COMMANDS = [
@@ -36,4 +37,5 @@ COMMANDS = [
     sources.register,
     quarantine.register,
     incidents.register,
+    users.register,
 ]

@@ -406,9 +406,15 @@ class ClassifierConfig(Strict):
 
 class ApiConfig(Strict):
     token_env: str = "YUQING_API_TOKEN"
-    # one-click action links in robot messages (monitor/web/actions_page.py): the HMAC key's variable, lifetime
+    # one-click action links in robot messages (monitor/web/action_links.py): the HMAC key's variable, lifetime
     action_secret_env: str = "YUQING_ACTION_SECRET"
     action_ttl: DurationField = Duration(2, "h")
+
+    @model_validator(mode="after")
+    def _ttl(self) -> "ApiConfig":
+        if self.action_ttl.working_days or self.action_ttl.timedelta().total_seconds() <= 0:
+            raise ValueError(f"action_ttl must be a positive s/m/h/d duration, e.g. 2h (got {self.action_ttl})")
+        return self
 
 
 class Settings(Strict):

@@ -75,3 +75,15 @@ def bound_record(raw: object) -> tuple[object, dict[str, int]]:
         return value
 
     return walk(raw, ""), sizes
+
+
+def unstorable(value: str) -> str | None:
+    """Why a string cannot be stored (a NUL, which PostgreSQL refuses; a lone surrogate, which is no UTF-8), or
+    None. Shared by the webhook's checks (monitor/web/inputs.py) and JSON-lines imports."""
+    if "\x00" in value:
+        return "含有 NUL 字符 (contains a NUL character)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "含有无效的 Unicode 字符（孤立代理项） (contains a lone surrogate)"
+    return None

@@ -132,6 +132,9 @@ class Incident:
     merged_into: int | None = None  # status "merged": the incident it was merged into (monitor.regroup)
     transfer: str = ""  # outside the jurisdiction: the body it is transferred to (转办); no deadlines of ours
     event: dict | None = None  # what tells the event apart (monitor.dedupe.events.Signature), None = routine
+    closed_at: datetime | None = None  # status "closed" (办结): when, by whom, and its reply
+    closed_by: str | None = None
+    reply: str = ""
 
     @property
     def level(self) -> Severity:

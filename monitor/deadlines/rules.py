@@ -7,10 +7,12 @@ incident keeps it.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Iterable, Sequence
 
+from monitor.core.errors import ServiceError
 from monitor.core.model import Severity
 from monitor.config.settings import RuleConfig
 from monitor.core.workcal import CalendarUnavailable, WorkCalendar
@@ -82,3 +84,41 @@ def due_plan(rule: RuleConfig, starts_at: datetime, calendar: WorkCalendar) -> D
     except CalendarUnavailable as exc:
         due, year = rule.due.after(starts_at, calendar.provisional()), exc.year
     return DeadlinePlan(rule.name, rule_title(rule), starts_at, due, rule.satisfied_by, rule.escalation, year)
+
+
+# --------------------------------------------------------------------------- a rule named by a person
+class UnknownRule(ServiceError):
+    """A rule that is neither a rule's name nor its title; `allowed` lists what would be understood."""
+
+    def __init__(self, value: str, allowed: list[str]) -> None:
+        self.value, self.allowed = value, allowed
+        shown = value if len(value) <= 60 else value[:60] + "…"
+        super().__init__(f"rule: 未知的期限「{shown}」；可选：{'、'.join(allowed) or '无'} "
+                         f"(unknown rule; give a rule name or its title)")
+
+
+def _rule_key(text: str) -> str:
+    """What a typed rule is compared by: full-width digits and letters as half-width (５小时 = 5小时), no spaces
+    or quotes around it, letters in any case."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(text.split()).strip("\"'“”‘’「」『』《》").casefold()
+
+
+def resolve_rule(value: str, known: Iterable[tuple[str, str]]) -> str:
+    """The rule name that `value` names, by name (authoritative_release) or by title (5小时内发布权威信息).
+    `known`: (name, title) pairs — the configured rules and the incident's own deadlines (a promise's title).
+    Raises UnknownRule listing the titles and names that would be understood."""
+    pairs = list(dict.fromkeys((n, t) for n, t in known if n))
+    key = _rule_key(value or "")
+    for name, title in pairs:  # a name wins over another rule's identical title
+        if key == _rule_key(name):
+            return name
+    for name, title in pairs:
+        if title and key == _rule_key(title):
+            return name
+    raise UnknownRule(value, [f"{t}（{n}）" if t and t != n else n for n, t in pairs])
+
+
+def known_rules(rules: Sequence[RuleConfig], deadlines: Iterable = ()) -> list[tuple[str, str]]:
+    """(name, title) of the configured rules, then of the given deadlines (their stored titles)."""
+    return [*((r.name, rule_title(r)) for r in rules), *((d.rule, d.title) for d in deadlines)]

@@ -16,6 +16,7 @@ from monitor.sources.importer import SUPPORTED
 from monitor.sources.base import PollContext
 from monitor.sources.worker import FileJob, import_in_worker
 from monitor.core.errors import ExportError
+from monitor.core.metrics import observe_import
 
 
 class FolderCollector:
@@ -45,7 +46,7 @@ class FolderCollector:
             job = FileJob(app.settings, app.store.url, app.clock, ctx.name, self.cfg.kind, path, self.cfg.batch,
                           skip, key, ctx.state.snapshot().cursor)
             try:
-                stats, rows = await import_in_worker(job, ctx.stop)
+                stats, rows = await observe_import(ctx.name, import_in_worker(job, ctx.stop))  # /metrics
                 ctx.stats.add(stats)
                 files[path.name] = {"key": key, "rows": rows, "done": True, "error": None}
                 logger.info("source {}: imported {}: {}", ctx.name, path.name, stats.as_json())

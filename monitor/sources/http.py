@@ -142,9 +142,7 @@ class Fetcher:
                 try:
                     async with self._session.get(url, headers=headers, allow_redirects=True,
                                                  timeout=aiohttp.ClientTimeout(total=self.timeout)) as r:
-                        body = await r.content.read(MAX_BYTES + 1)
-                        if len(body) > MAX_BYTES:
-                            raise FetchError(f"{url}: 响应过大 (response larger than {MAX_BYTES} bytes)")
+                        body = await _read_body(r.content, url)
                         response = Response(str(r.url), r.status, body,
                                             {k.lower(): v for k, v in r.headers.items()})
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
@@ -169,6 +167,19 @@ class Fetcher:
         self._next_at[host] = at + max(self.delay, self._delays.get(host, 0.0))
         if at > now:
             await asyncio.sleep(at - now)
+
+
+async def _read_body(content: aiohttp.StreamReader, url: str) -> bytes:
+    """The whole body, at most MAX_BYTES. One read() returns only what has arrived so far (a page that comes
+    in several network reads was once taken whole after its first), so read to the end; a body that never
+    ends is cut by the request's total timeout."""
+    chunks, size = [], 0
+    while chunk := await content.read(MAX_BYTES + 1 - size):
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise FetchError(f"{url}: 响应过大 (response larger than {MAX_BYTES} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _retry_after(value: str | None) -> float:

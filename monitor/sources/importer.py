@@ -8,11 +8,13 @@ finished by running it again; the folder watcher also keeps a row cursor so it d
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
 import hashlib
 import itertools
 import re
+import time
 from pathlib import Path
 from typing import Awaitable, Callable, Iterable, Iterator
 
@@ -26,6 +28,7 @@ from monitor.core.errors import ExportError, Reject, Skipped
 from monitor.sources.hotline_export import check_readable, map_rows, read_rows
 from monitor.sources.jsonlines import JSON_SUFFIXES, read_jsonlines
 from monitor.sources.limits import DEFAULT, ImportLimits
+from monitor.sources import parallel
 
 SUPPORTED = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", *JSON_SUFFIXES)
 
@@ -181,10 +184,12 @@ async def import_file(
     after_batch: Callable[[int], InTx | None] | None = None,
     show_progress: bool | None = None,
     rows: int | None = None,
+    pool: parallel.Pool | None = None,
 ) -> ImportStats:
     """Import one file. `skip` records already stored by an earlier, interrupted run are not read again;
     `after_batch(records_done)` may return a hook that runs inside each batch's transaction (a cursor).
-    `rows`: the row count from an earlier check_file (skips the second check)."""
+    `rows`: the row count from an earlier check_file (skips the second check). `pool`: import workers that
+    read the records' text ahead (monitor.sources.parallel); the batches are stored in order all the same."""
     total = ImportStats()
     try:
         if rows is None:
@@ -192,21 +197,52 @@ async def import_file(
         with frozen_heap(), progress(f"导入 {path.name}", total=rows, enabled=show_progress) as bar:
             done = skip
             stream = _keyed(itertools.islice(records(path, source, settings), skip, None), file_digest(path))
-            for chunk in _batched(stream, batch):
-                done += len(chunk)
+            ahead: collections.deque = collections.deque()  # (batch, records done after it, ticket)
+
+            async def store(chunk: list, done: int, ticket) -> None:
                 hook = after_batch(done) if after_batch else None
                 if hook is None and all(type(r) is Skipped for r in chunk):
                     total.empty += len(chunk)  # blank rows only: nothing to store, no transaction
                 else:
-                    total.add(await pipeline.ingest(chunk, source, str(path), in_tx=hook, id_conflicts=True))
+                    ready = None
+                    if ticket is not None:
+                        waited = (time.perf_counter(), time.process_time())
+                        ready = pool.result(ticket, len(chunk))
+                        now = pipeline.timings.add("workers: wait and receive", waited)
+                        total.seconds += now[0] - waited[0]  # the batch's time includes waiting for it
+                    total.add(await pipeline.ingest(chunk, source, str(path), in_tx=hook, id_conflicts=True,
+                                                    ready=ready))
                 bar.advance(len(chunk))
                 _trim_heap()
+
+            for chunk in _batched(stream, batch):
+                done += len(chunk)
+                if pool is None:
+                    await store(chunk, done, None)
+                    continue
+                ahead.append((chunk, done, pool.submit(chunk)))
+                if len(ahead) > pool.capacity:  # read ahead no further than the workers can hold
+                    await store(*ahead.popleft())
+            while ahead:
+                await store(*ahead.popleft())
             bar.total(done)  # the bar ends full: title rows above the header were counted in the estimate
     except ExportError as exc:
         raise ExportError(f"{path}: {exc}") from None
     except OSError as exc:
         raise ExportError(f"{path}: 无法读取 (cannot read): {exc.strerror or exc}") from None
     return total
+
+
+def _bytes(paths: list[Path]) -> int:
+    try:
+        return sum(p.stat().st_size for p in paths)
+    except OSError:
+        return 0  # check_file says what is wrong with it
+
+
+def _start(settings: Settings, workers: int) -> parallel.Pool:
+    logger.info("{} 个导入进程读取文本 ({} import workers read the text; one writer stores it)", workers, workers)
+    return parallel.Pool(settings, workers)
 
 
 async def import_files(
@@ -216,23 +252,37 @@ async def import_files(
     source: str | None,
     batch: int = BATCH,
     show_progress: bool | None = None,
+    workers: int = 1,
 ) -> ImportStats:
     """Import files in order, under `source`, or each under its default_source when it is None. Raises
     ExportError (with the file name) for a file that cannot be read; every file is checked before the first
-    is imported, so a bad file in the list leaves nothing half done."""
-    counts = []
+    is imported, so a bad file in the list leaves nothing half done. `workers` > 1: that many processes read
+    the records' text (monitor.sources.parallel) when there are parallel.MIN_ROWS rows or more."""
     sources = [source or default_source(path, settings) for path in paths]
-    for path, src in zip(paths, sources):
-        try:
-            counts.append(check_file(path, src, settings))
-        except ExportError as exc:
-            raise ExportError(f"{path}: {exc}") from None
-        except OSError as exc:
-            raise ExportError(f"{path}: 无法读取 (cannot read): {exc.strerror or exc}") from None
     total = ImportStats()
-    for path, src, rows in zip(paths, sources, counts):
-        stats = await import_file(pipeline, settings, path, src, batch, show_progress=show_progress, rows=rows)
-        total.add(stats)
-        logger.info("imported {} as source {}: {}", path, src,
-                    {k: v for k, v in stats.as_json().items() if k != "seconds"})
+    pool = None
+    finished = False
+    try:
+        if workers > 1 and _bytes(paths) >= parallel.EARLY_BYTES:  # surely large: the workers load while we check
+            pool = _start(settings, workers)
+        counts = []
+        for path, src in zip(paths, sources):
+            try:
+                counts.append(check_file(path, src, settings))
+            except ExportError as exc:
+                raise ExportError(f"{path}: {exc}") from None
+            except OSError as exc:
+                raise ExportError(f"{path}: 无法读取 (cannot read): {exc.strerror or exc}") from None
+        if workers > 1 and pool is None and sum(counts) >= parallel.MIN_ROWS:
+            pool = _start(settings, workers)  # fewer rows: starting the workers would cost more than it saves
+        for path, src, rows in zip(paths, sources, counts):
+            stats = await import_file(pipeline, settings, path, src, batch, show_progress=show_progress, rows=rows,
+                                      pool=pool)
+            total.add(stats)
+            logger.info("imported {} as source {}: {}", path, src,
+                        {k: v for k, v in stats.as_json().items() if k != "seconds"})
+        finished = True
+    finally:
+        if pool is not None:
+            pool.close(finished)
     return total

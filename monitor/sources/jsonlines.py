@@ -9,7 +9,7 @@ from typing import Iterator
 
 from monitor.core.model import RawItem
 from monitor.core.errors import ExportError, Reject, Skipped
-from monitor.core.excerpt import cut
+from monitor.core.excerpt import cut, unstorable
 from monitor.sources.csvfile import bounded_lines
 from monitor.sources.hotline_export import MAX_FIELD, parse_time
 from monitor.sources.limits import DEFAULT, ImportLimits
@@ -32,6 +32,10 @@ def record_to_item(obj: object, source: str, row_no: int = 0) -> RawItem:
             raise ValueError(f"{key}: must be a string")
         if len(obj.get(key) or "") > MAX_FIELD:
             raise ValueError(f"{key}: longer than {MAX_FIELD} characters")
+    for key in ("id", "title", "body", "time", "source", "location", "reporter"):
+        problem = isinstance(obj.get(key), str) and unstorable(obj[key])
+        if problem:
+            raise ValueError(f"{key}: {problem}")
     if not (obj["title"] or "").strip() and not (obj["body"] or "").strip():
         raise ValueError("title/body: both are empty")
     if not isinstance(obj["time"], str):

@@ -19,6 +19,19 @@ class StoreError(Exception):
     """The database cannot be reached or used; the message says which URL (without password)."""
 
 
+def unavailable(exc: BaseException) -> bool:
+    """Is this the database being away or full (connection refused or dropped, disk full), not a bug? The
+    web answers such errors with 503 and Retry-After instead of a 500 and a traceback per request."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, (OperationalError,
+                                                                                       InterfaceError))):
+        return True
+    if isinstance(exc, (ConnectionError, TimeoutError)) or (isinstance(exc, OSError) and exc.errno is not None):
+        return True
+    return "database or disk is full" in str(exc) or getattr(exc, "sqlstate", None) == "53100"
+
+
 class DatabaseURLError(StoreError):
     """The database URL is the user's mistake (malformed, another database system, a folder that does not
     exist): bad input, which the CLI answers with exit 2 and the way to write it."""
@@ -210,7 +223,9 @@ class Tx:
             PeopleRepo,
             SourceRepo,
         )
+        from monitor.store.accounts import AccountRepo
         from monitor.store.reports import ReportRepo
+        from monitor.store.tokens import TokenRepo
 
         self.conn = conn
         self.items = ItemRepo(conn)
@@ -222,3 +237,7 @@ class Tx:
         self.ledger = LedgerRepo(conn)
         self.people = PeopleRepo(conn)
         self.reports = ReportRepo(conn)  # the digest's and the reports' reads (monitor/store/reports.py)
+        self.metrics = __import__("monitor.store.metrics", fromlist=["MetricsRepo"]).MetricsRepo(conn)  # /metrics
+        self.accounts = AccountRepo(conn)  # sign-in: accounts, sessions, API tokens (monitor/store/accounts.py)
+        self.tokens = TokenRepo(conn)  # used one-click action links (monitor/store/tokens.py)
+        self.dashboard = __import__("monitor.store.dashboard", fromlist=["_"]).DashboardRepo(conn)  # the now page

@@ -729,9 +729,9 @@ class OutboxRepo(_Repo):
         return await self._insert_ignore(outbox, rows, ["key"])
 
     async def claim(self, now: datetime, owner: str, lease: timedelta, limit: int = 50,
-                    keys: Sequence[str] | None = None) -> list[OutboxMessage]:
-        """Lease due messages to `owner` (only those with these `keys`, when given). A lease that expires
-        (worker died) makes the message due again."""
+                    keys: Sequence[str] | None = None, channels: Sequence[str] | None = None) -> list[OutboxMessage]:
+        """Lease due messages to `owner` (only those with these `keys`, or of these `channels`, when given). A
+        lease that expires (worker died) makes the message due again."""
         stmt = (
             select(outbox.c.id)
             .where(
@@ -744,6 +744,8 @@ class OutboxRepo(_Repo):
         )
         if keys is not None:
             stmt = stmt.where(outbox.c.key.in_(list(keys)))
+        if channels is not None:
+            stmt = stmt.where(outbox.c.channel.in_(list(channels)))
         ids = [r[0] for r in await self.conn.execute(self._lock(stmt))]
         if not ids:
             return []
@@ -776,6 +778,77 @@ class OutboxRepo(_Repo):
             .values(**values)
         )
         return result.rowcount == 1
+
+    async def mark_sent_many(self, ids: Sequence[int], owner: str, now: datetime) -> int:
+        """Rows that went out as one grouped message: all sent in one statement. Returns how many were still
+        this owner's to mark (fewer: a lease expired and someone else took the row)."""
+        done = 0
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            result = await self.conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(chunk), outbox.c.lease_owner == owner, outbox.c.status == "pending")
+                .values(status="sent", sent_at=now, lease_until=None, attempts=outbox.c.attempts + 1,
+                        last_error=None)
+            )
+            done += result.rowcount
+        return done
+
+    async def postpone(self, ids: Sequence[int], owner: str, until: datetime | None, note: str | None = None) -> int:
+        """Give leased rows back, due at `until` (None: when they were), without counting an attempt (held
+        by grouping, quiet hours, a send budget, or behind a failed row of the same chat). `note` replaces
+        last_error; None keeps it."""
+        values: dict = {"lease_until": None}
+        if until is not None:
+            values["next_attempt_at"] = until
+        if note is not None:
+            values["last_error"] = note[:2000]
+        done = 0
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            result = await self.conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(chunk), outbox.c.lease_owner == owner, outbox.c.status == "pending")
+                .values(**values)
+            )
+            done += result.rowcount
+        return done
+
+    async def mark_filtered(self, ids: Sequence[int], owner: str, reason: str) -> int:
+        """Rows a channel does not carry (its severity or department filter): kept, with the reason, as
+        "filtered"; never sent, never retried."""
+        done = 0
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            result = await self.conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(chunk), outbox.c.lease_owner == owner, outbox.c.status == "pending")
+                .values(status="filtered", lease_until=None, last_error=reason[:2000])
+            )
+            done += result.rowcount
+        return done
+
+    async def lanes(self, channel: str, hold_prefix: str, now: datetime
+                    ) -> dict[str, tuple[datetime | None, datetime | None, datetime | None]]:
+        """Per recipient of `channel`, over its pending rows: the oldest created_at; the latest retry time of
+        those that failed (attempts > 0 and last_error not a deliberate hold, which starts `hold_prefix`); the
+        earliest next_attempt_at after `now` (rows held for later)."""
+        failed = and_(outbox.c.attempts > 0,
+                      or_(outbox.c.last_error.is_(None), ~outbox.c.last_error.startswith(hold_prefix)))
+        rows = await self.conn.execute(
+            select(outbox.c.recipient, func.min(outbox.c.created_at),
+                   func.max(case((failed, outbox.c.next_attempt_at), else_=None)),
+                   func.min(case((outbox.c.next_attempt_at > now, outbox.c.next_attempt_at), else_=None)))
+            .where(outbox.c.status == "pending", outbox.c.channel == channel)
+            .group_by(outbox.c.recipient)
+        )
+        return {r[0]: (_utc(r[1]), _utc(r[2]), _utc(r[3])) for r in rows}
+
+    async def last_sent(self, channel: str) -> dict[str, datetime]:
+        """Per recipient of `channel`: when its last message went out."""
+        rows = await self.conn.execute(
+            select(outbox.c.recipient, func.max(outbox.c.sent_at))
+            .where(outbox.c.status == "sent", outbox.c.channel == channel)
+            .group_by(outbox.c.recipient)
+        )
+        return {r[0]: _utc(r[1]) for r in rows if r[1] is not None}
 
     async def release_leases(self, owners: list[str]) -> int:
         """Make rows leased by these (dead) workers claimable at once instead of when the lease expires."""
@@ -835,6 +908,13 @@ class AuditRepo(_Repo):
             stmt = stmt.where(audit_log.c.entity_id == str(entity_id))
         return [dict(r._mapping) for r in await self.conn.execute(stmt)]
 
+    async def latest(self, entity: str, entity_id: Any, actions: Iterable[str], n: int) -> list[dict]:
+        """The last `n` entries of these actions on one entity, oldest first (the chat bot's "who did what")."""
+        stmt = (select(audit_log).where(audit_log.c.entity == entity, audit_log.c.entity_id == str(entity_id),
+                                        audit_log.c.action.in_(list(actions)))
+                .order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(n))
+        return [dict(r._mapping) for r in reversed((await self.conn.execute(stmt)).all())]
+
 
 class SourceRepo(_Repo):
     async def get(self, name: str) -> dict | None:
@@ -854,6 +934,36 @@ class SourceRepo(_Repo):
 
     async def list(self) -> list[dict]:
         return [dict(r._mapping) for r in await self.conn.execute(select(sources).order_by(sources.c.name))]
+
+    # -- leases: any number of collector processes, one poll of a source at a time (monitor/sources/runner.py)
+    async def claim(self, name: str, kind: str, owner: str, now: datetime, until: datetime, due_only: bool = True,
+                    steal_from: str | None = None) -> bool:
+        """Lease the source to `owner` until `until` unless another owner's lease is still running (or, with
+        `due_only`, its next poll is not due yet). One conditional UPDATE, the same on SQLite and PostgreSQL:
+        of two processes that race, exactly one changes the row. `steal_from`: an owner known to be dead."""
+        await self.conn.execute(self._insert(sources).on_conflict_do_nothing(index_elements=["name"]),
+                                {"name": name, "kind": kind, "cursor": {}, "failures": 0, "updated_at": now})
+        free = [sources.c.lease_until.is_(None), sources.c.lease_until < now, sources.c.lease_owner == owner]
+        if steal_from:
+            free.append(sources.c.lease_owner == steal_from)
+        where = [sources.c.name == name, or_(*free)]
+        if due_only:
+            where.append(or_(sources.c.next_poll_at.is_(None), sources.c.next_poll_at <= now))
+        result = await self.conn.execute(update(sources).where(*where).values(lease_owner=owner, lease_until=until))
+        return result.rowcount == 1
+
+    async def renew(self, name: str, owner: str, until: datetime) -> bool:
+        """Extend a lease while its poll runs; False when another process has taken the source over."""
+        result = await self.conn.execute(
+            update(sources).where(sources.c.name == name, sources.c.lease_owner == owner).values(lease_until=until))
+        return result.rowcount == 1
+
+    async def finish(self, name: str, owner: str, now: datetime, **values) -> bool:
+        """Record a poll's outcome and give the lease back, only if `owner` still holds it."""
+        result = await self.conn.execute(
+            update(sources).where(sources.c.name == name, sources.c.lease_owner == owner)
+            .values(updated_at=now, lease_owner=None, lease_until=None, **values))
+        return result.rowcount == 1
 
 
 class LedgerRepo(_Repo):
@@ -936,8 +1046,18 @@ class PeopleRepo(_Repo):
         )
         return [r[0] for r in rows]
 
-    async def add_shift(self, row: dict) -> None:
-        await self.conn.execute(roster.insert(), {**row, "origin": row.get("origin", "manual")})
+    async def add_shift(self, row: dict) -> int:
+        values = {**row, "origin": row.get("origin", "manual")}
+        return (await self.conn.execute(roster.insert().returning(roster.c.id), values)).scalar_one()
+
+    async def shift(self, shift_id: int) -> dict | None:
+        row = (await self.conn.execute(select(roster).where(roster.c.id == shift_id))).first()
+        return dict(row._mapping) if row else None
+
+    async def remove_shift(self, shift_id: int) -> bool:
+        """Only a manual shift: the config's come back from the config at every start."""
+        result = await self.conn.execute(delete(roster).where(roster.c.id == shift_id, roster.c.origin == "manual"))
+        return result.rowcount == 1
 
     async def roster(self, start: datetime, end: datetime) -> list[dict]:
         rows = await self.conn.execute(

@@ -78,6 +78,10 @@ sources = Table(
     Column("last_error", Text),
     Column("failures", Integer, nullable=False, default=0),
     _ts("updated_at", nullable=False),
+    # who is polling it now and until when (monitor/sources/runner.py): one process at a time, and a
+    # crashed one's lease runs out
+    Column("lease_owner", String(200)),
+    _ts("lease_until"),
 )
 
 incidents = Table(
@@ -86,7 +90,7 @@ incidents = Table(
     Column("id", Integer, primary_key=True),
     Column("title", Text, nullable=False),
     Column("kind", String(20), nullable=False, default="incident"),  # incident | policy
-    Column("status", String(20), nullable=False, default="open", index=True),  # open | closed | merged
+    Column("status", String(20), nullable=False, default="open"),  # open | closed | merged (ix_…_status_rank)
     # status "merged": the incident this one was merged into (monitor.regroup.merge_incidents). No foreign key:
     # adding one would make SQLite rebuild the table, which other tables reference.
     Column("merged_into", Integer),
@@ -112,9 +116,17 @@ incidents = Table(
     # routine complaints, which group by text alone.
     Column("event", JSON(none_as_null=True)),
     Column("transfer", String(200), nullable=False, default=""),  # outside the jurisdiction: 转办 to this body
+    # 办结 (monitor/deadlines/closing.py): when and by whom it closed, and what its reply was (a URL or a note)
+    _ts("closed_at"),
+    Column("closed_by", String(100)),
+    Column("reply", Text, nullable=False, default="", server_default=""),
     # the open events a new report may belong to (Pipeline._join_events): few rows, read every batch
     Index("ix_incidents_event_last_seen", "last_seen_at", sqlite_where=text("event IS NOT NULL"),
           postgresql_where=text("event IS NOT NULL")),
+    # the now page: incidents without an open deadline, most severe and most recent first, of every department or
+    # of one (a liaison's view; also the counts by level and by department) (monitor/store/dashboard.py, 0014)
+    Index("ix_incidents_status_rank", "status", "severity", "last_seen_at", "id"),
+    Index("ix_incidents_status_department_rank", "status", "department", "severity", "last_seen_at", "id"),
 )
 
 items = Table(
@@ -147,7 +159,15 @@ items = Table(
     # The casualty/loss figures this report states (monitor.understanding.severity.Facts): an incident is graded
     # from all of its reports, so each report's reading is kept. Null when it states none (most).
     Column("facts", JSON(none_as_null=True)),
+    # title and text as segmented words, space-joined, for search (FTS5 / PostgreSQL full text: migration 0014);
+    # written by the search indexer (monitor/web/search.py), NULL until then and again after the text changes
+    Column("tokens", Text),
     UniqueConstraint("source", "external_id"),
+    # PostgreSQL's full-text index of those words (SQLite's is the FTS5 table items_fts, which is no Core table)
+    Index("ix_items_tokens_search", text("to_tsvector('simple', tokens)"), postgresql_using="gin")
+    .ddl_if(dialect="postgresql"),
+    # the few items the indexer has still to segment, found without reading the others
+    Index("ix_items_unindexed", "id", sqlite_where=text("tokens IS NULL"), postgresql_where=text("tokens IS NULL")),
 )
 
 # Near-duplicate index (monitor.dedupe.minhash.BandIndex) lives in memory, built from items.minhash. A signature that
@@ -216,6 +236,20 @@ deadlines = Table(
     _ts("updated_at", nullable=False),
     UniqueConstraint("incident_id", "rule"),
     Index("ix_deadlines_state_next_at", "state", "next_at"),
+    # the now page: open deadlines in due order, and each incident's earliest (migration 0014)
+    Index("ix_deadlines_state_due", "state", "due_at", "incident_id"),
+    Index("ix_deadlines_state_incident", "state", "incident_id", "due_at"),
+)
+
+# One row per visible change of an incident (new; status, severity, department, title, heat, triage; a deadline
+# opened, closed, acknowledged), written by triggers (migration 0014) whichever process made it: the live
+# stream of the now page reads it by id (monitor/web/stream.py). `was_department`: the department it left.
+incident_changes = Table(
+    "incident_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", Integer, nullable=False),
+    Column("was_department", String(100)),
 )
 
 evidence = Table(
@@ -315,6 +349,8 @@ audit_log = Table(
     Column("entity", String(50), nullable=False),
     Column("entity_id", String(100), nullable=False, default=""),
     Column("detail", JSON, nullable=False, default=dict),
+    # one incident's timeline (the incident page, the API, the chat bot) without reading the whole log
+    Index("ix_audit_log_entity_entity_id_at", "entity", "entity_id", "at"),
 )
 
 
@@ -330,3 +366,46 @@ action_tokens = Table(
     _ts("used_at", nullable=False),
     Column("used_by", String(200), nullable=False, default=""),
 )
+
+
+# sign-in (monitor/store/accounts.py, docs/accounts.md): a person's account, the dashboard's sessions and the API
+# tokens of scripts. Not `users` (the people of the roster and their contacts, from config): an account is who may
+# sign in. Passwords are kept as argon2 hashes; session ids and tokens only as SHA-256 digests.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),  # viewer | duty_officer | liaison | admin
+    Column("department", String(100)),  # a liaison's department (required for that role)
+    Column("disabled", Boolean, nullable=False, default=False),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # SHA-256 of the cookie's value
+    Column("csrf", String(64), nullable=False),
+    Column("account", String(100), ForeignKey("accounts.name"), nullable=False, index=True),
+    _ts("created_at", nullable=False),
+    _ts("last_seen_at", nullable=False),
+    _ts("expires_at", nullable=False, index=True),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scope", String(10), nullable=False),  # read | write
+    Column("owner", String(100), ForeignKey("accounts.name")),  # the token acts with at most its owner's rights
+    _ts("created_at", nullable=False),
+)
+
+
+def include_name(name, type_, parent_names) -> bool:
+    """What schema comparisons (autogenerate, tests/test_store.py) look at: not the tables SQLite's FTS5 makes
+    for items_fts (migration 0014), which no Core table describes."""
+    return not (type_ == "table" and name is not None and name.startswith("items_fts"))

@@ -17,8 +17,10 @@ import json
 import os
 
 from aiohttp import web
+from loguru import logger
 
 from monitor.config.settings import WebhookSource
+from monitor.store import unavailable
 from monitor.web.auth import APP_KEY
 from monitor.web.inputs import BadInput, load_json
 from monitor.web.push import parse_push
@@ -85,10 +87,18 @@ async def ingest(request: web.Request) -> web.Response:
     item = push.item
     # One push at a time in this process: two copies of the same id racing would both look new.
     lock = request.app.get(_LOCK)
-    async with lock:
-        stats = await app.pipeline.ingest([item], source.name, "webhook")
-        async with app.store.read() as tx:
-            stored = (await tx.items.by_external_ids(source.name, [item.external_id]))[item.external_id]
+    try:
+        async with lock:
+            stats = await app.pipeline.ingest([item], source.name, "webhook")
+            async with app.store.read() as tx:
+                stored = (await tx.items.by_external_ids(source.name, [item.external_id]))[item.external_id]
+    except Exception as exc:  # the database away or full: nothing stored, the sender retries (not a traceback each)
+        if not unavailable(exc):
+            raise
+        logger.warning("推送未保存，数据库不可用 (push not stored, store unavailable): {}", str(exc).splitlines()[0][:200])
+        response = _error(503, "数据库暂不可用，未保存，请稍后重发 (store unavailable: nothing stored, send again later)")
+        response.headers["Retry-After"] = "5"
+        return response
     updated = stats.updated > 0
     answer = {"item_id": stored["id"], "incident_id": stored["incident_id"],
               "duplicate": stats.known > 0 and not updated, "updated": updated,

@@ -10,6 +10,8 @@ import json
 import re
 from typing import Mapping
 
+from monitor.core.excerpt import unstorable
+
 MAX_ROW_ID = 2**31 - 1  # PostgreSQL INTEGER: a larger id would make the driver fail, not find nothing
 MAX_OFFSET = 10**9
 MAX_LIST = 1000  # ids in one split/merge request
@@ -59,12 +61,9 @@ def json_object(raw: bytes) -> dict:
 
 def storable(value: str, field: str) -> str:
     """A string both stores can hold: no NUL (PostgreSQL) and no lone surrogate (not encodable as UTF-8)."""
-    if "\x00" in value:
-        raise BadInput(f"{field}: 含有 NUL 字符 (contains a NUL character)")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadInput(f"{field}: 含有无效的 Unicode 字符（孤立代理项） (contains a lone surrogate)") from None
+    problem = unstorable(value)
+    if problem:
+        raise BadInput(f"{field}: {problem}")
     return value
 
 

@@ -1,29 +1,51 @@
-"""The on-call duty dashboard (值班台) and the JSON API, served by aiohttp. Everything scraped is escaped
-by Jinja2's autoescape; the API returns JSON and never HTML."""
+"""The on-call duty dashboard (值班台), served by aiohttp. Everything scraped is escaped by Jinja2's autoescape
+and stripped of bidi controls (every `{{ … }}`, through the environment's finalize); pages carry no inline script
+or style, so the Content-Security-Policy of monitor/web/security.py can forbid both. A liaison sees its own
+department only (monitor/web/auth.py)."""
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
 
 import jinja2
 from aiohttp import web
+from loguru import logger
+from markupsafe import Markup
 
-from monitor.core.clock import fmt_delta, fmt_local
+from monitor.core.clock import fmt_local
 from monitor.deadlines.rules import provisional_note
 from monitor.core.model import Severity
-from monitor.web.auth import APP_KEY
+from monitor.store.accounts import ROLES
+from monitor.web.auth import APP_KEY, principal
 
 TEMPLATES = Path(__file__).parent / "templates"
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def neutralise_bidi(value):
+    """Text without bidi controls (LRM/RLM, embeddings, overrides, isolates): in scraped text they could make one
+    department's name read as another's, or turn a line of the page around."""
+    if isinstance(value, Markup):
+        return Markup(_BIDI.sub("", value))
+    if isinstance(value, str):
+        return _BIDI.sub("", value)
+    return value
+
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
     autoescape=jinja2.select_autoescape(["html"], default=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=neutralise_bidi,  # every {{ … }} of every page, so no template can forget it
 )
+_env.filters["bidi"] = neutralise_bidi
 _env.filters["local"] = fmt_local
 _env.filters["severity_zh"] = lambda v: Severity(v).zh
 _env.filters["roman"] = lambda v: Severity(v).roman
+_env.filters["role_zh"] = lambda v: ROLES.get(v, v)
 
 
 def time_used(starts_at, due_at, now) -> int:
@@ -44,41 +66,13 @@ _env.filters["provisional"] = lambda d: provisional_note(d.provisional_year)
 _env.filters["time_used"] = lambda d, now: time_used(d.starts_at, d.due_at, now)
 
 
-def render(name: str, **ctx) -> web.Response:
-    return web.Response(text=_env.get_template(name).render(**ctx), content_type="text/html", charset="utf-8")
-
-
-async def index(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    now = app.clock.now()
-    status = request.query.get("status", "open")
-    if status not in ("open", "closed", "merged", "all"):
-        status = "open"
-    async with app.store.read() as tx:
-        incidents = await tx.incidents.list(status=None if status == "all" else status, limit=300)
-        open_deadlines = await tx.deadlines.list(state="open", limit=500)
-        counts = await tx.deadlines.counts(now)
-        by_department = await tx.incidents.counts("department")
-        by_severity = await tx.incidents.counts("severity")
-        alerts = await tx.outbox.list(limit=20)
-    due_by_incident: dict[int, list] = {}
-    for d in open_deadlines:
-        due_by_incident.setdefault(d.incident_id, []).append(
-            {"title": d.title, "due": fmt_local(d.due_at), "left": fmt_delta(d.due_at - now),
-             "overdue": d.due_at <= now, "soon": (d.due_at - now).total_seconds() < 7200,
-             "used": time_used(d.starts_at, d.due_at, now), "provisional": provisional_note(d.provisional_year)}
-        )
-    return render("index.html", incidents=incidents, due=due_by_incident, counts=counts,
-                  by_department=shares(by_department), now=fmt_local(now), status=status, alerts=alerts,
-                  by_severity=shares(sorted(by_severity, reverse=True), sum(n for _, n in by_severity)))
-
-
-async def incident_page(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    detail = await incident_detail(app, _int(request.match_info["id"]))
-    if detail is None:
-        raise web.HTTPNotFound(text="没有这个事件 (no such incident)")
-    return render("incident.html", **detail, now=app.clock.now())
+def render(template: str, request: web.Request | None = None, /, **ctx) -> web.Response:
+    """A page; with the request, its header names the signed-in user and its forms carry the CSRF token."""
+    who = principal(request) if request is not None else None
+    ctx.setdefault("user", who)
+    ctx.setdefault("csrf", who.csrf if who is not None else "")
+    ctx.setdefault("can_act", who is not None and who.can_act)
+    return web.Response(text=_env.get_template(template).render(**ctx), content_type="text/html", charset="utf-8")
 
 
 async def incident_detail(app, incident_id: int) -> dict | None:
@@ -106,10 +100,28 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "error", "detail": "store unreachable"}, status=503)
 
 
-def _int(text: str) -> int:
-    from monitor.web.inputs import BadInput, row_id
+async def readyz(request: web.Request) -> web.Response:
+    """Ready to serve: the store answers and its schema is at this program's migration head (a load balancer
+    or an orchestrator waits for this; /healthz stays a cheap liveness check)."""
+    app = request.app[APP_KEY]
+    try:
+        async with app.store.read() as tx:
+            revision = await tx.metrics.revision()
+    except Exception as exc:
+        logger.warning("readyz: store unreachable: {}", exc)
+        return web.json_response({"status": "error", "reason": "数据库无法连接 (store unreachable)"}, status=503)
+    head = _head_revision()
+    if revision != head:
+        return web.json_response(
+            {"status": "error", "revision": revision, "head": head,
+             "reason": f"数据库结构版本 {revision or '（空库）'} 不是最新的 {head}，请运行 yuqing db upgrade 或重启 serve "
+                       f"(schema at {revision or 'none'}, not at head {head}: run yuqing db upgrade)"}, status=503)
+    return web.json_response({"status": "ready", "revision": revision})
 
-    try:  # an id past the database's integer range is no incident either (and no driver error)
-        return row_id(text)
-    except BadInput:
-        raise web.HTTPNotFound(text="没有这个事件 (no such incident)") from None
+
+@functools.cache
+def _head_revision() -> str:
+    """The newest migration this program ships (read from the migration files once per process)."""
+    from monitor.store.db import head_revision
+
+    return head_revision()

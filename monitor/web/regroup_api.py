@@ -1,4 +1,5 @@
-"""A person corrects the grouping (monitor.regroup), authenticated like every action (monitor.web.auth):
+"""A person corrects the grouping (monitor.regroup), signed in or with a bearer token like every action
+(monitor/web/security.py; in a session the actor is the user, and a liaison may merge its own incidents only):
 
 POST /api/v1/incidents/{id}/split {"item_ids": [...], "actor"?}              → 201 {"incident_id", "new_incident_id", "item_ids"}
 POST /api/v1/incidents/{id}/merge {"incident_ids": [...], "actor", "reason"?} → 200, {id} survives
@@ -11,7 +12,7 @@ import json
 from aiohttp import web
 
 from monitor.regroup import MergeError, SplitError, merge_incidents, split_incident
-from monitor.web.auth import APP_KEY, authorized
+from monitor.web.auth import APP_KEY, actor, incident_forbidden
 from monitor.web.inputs import BadInput, id_list, json_object, row_id, text_field
 
 
@@ -24,10 +25,7 @@ def _error(message: str, status: int = 400) -> web.Response:
 
 
 async def _request(request: web.Request, ids_key: str, what: str):
-    """(app, incident id, body, ids) of an authorised request, or the response that refuses it."""
-    denied = authorized(request)
-    if denied is not None:
-        return denied
+    """(app, incident id, body, ids) of a request, or the response that refuses it."""
     try:
         incident_id = row_id(request.match_info["id"])
         body = json_object(await request.read())
@@ -46,9 +44,8 @@ async def split(request: web.Request) -> web.Response:
     if isinstance(got, web.Response):
         return got
     app, incident_id, body, ids = got
-    actor = body.get("actor") or "api"
     try:
-        new_id = await split_incident(app.pipeline, incident_id, ids, actor)
+        new_id = await split_incident(app.pipeline, incident_id, ids, actor(request, body) or "api")
     except SplitError as exc:
         return _error(str(exc), 400 if "没有事件" not in str(exc) else 404)
     return _json({"incident_id": incident_id, "new_incident_id": new_id, "item_ids": ids}, 201)
@@ -59,11 +56,15 @@ async def merge(request: web.Request) -> web.Response:
     if isinstance(got, web.Response):
         return got
     app, incident_id, body, ids = got
-    actor, reason = body.get("actor"), body.get("reason")  # checked by _request: storable, within the columns
-    if actor is None or not actor.strip():
+    who, reason = actor(request, body), body.get("reason")  # checked by _request: storable, within the columns
+    if not who:
         return _error("actor: 须填写操作人 (required string)")
+    async with app.store.read() as tx:  # a liaison merges only incidents of its own department
+        denied = incident_forbidden(request, (await tx.incidents.get_many(ids)).values())
+    if denied is not None:
+        return denied
     try:
-        result = await merge_incidents(app.pipeline, [incident_id, *ids], actor.strip(),
+        result = await merge_incidents(app.pipeline, [incident_id, *ids], who,
                                        (reason or "").strip(), survivor=incident_id)
     except MergeError as exc:
         return _error(str(exc), exc.status)

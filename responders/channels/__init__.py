@@ -1,3 +1,3 @@
 """One module per channel kind; importing this package registers them all."""
 
-from responders.channels import dingtalk, email, feishu, log, wecom, webhook  # noqa: F401
+from responders.channels import dingtalk, email, feishu, log, telegram, wecom, webhook  # noqa: F401

@@ -32,7 +32,8 @@ class DingTalkRobot(Robot):
     throttle = timedelta(minutes=10)
 
     def body(self, message: OutboxMessage, now: datetime) -> dict:
-        text, c = render(message.payload, "dingtalk", now, self.base_url, self.mentions(message), self.rule_titles)
+        text, c = render(message.payload, "dingtalk", now, self.base_url, self.mentions(message), self.rule_titles,
+                         self.actions(message, now))
         return {"msgtype": "markdown", "markdown": {"title": c.title, "text": text},
                 "at": {"atMobiles": c.mobiles, "isAtAll": False}}
 

@@ -29,7 +29,8 @@ class FeishuRobot(Robot):
     rate_limited = frozenset({11232, 9499})
 
     def body(self, message: OutboxMessage, now: datetime) -> dict:
-        content, _ = render(message.payload, "feishu", now, self.base_url, self.mentions(message), self.rule_titles)
+        content, _ = render(message.payload, "feishu", now, self.base_url, self.mentions(message), self.rule_titles,
+                            self.actions(message, now))
         return {"msg_type": "post", "content": content}
 
     def signed(self, url: str, body: dict, secret: str | None, wall: float) -> tuple[str, dict]:

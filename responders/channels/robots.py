@@ -1,6 +1,7 @@
 """What the DingTalk, WeCom and Feishu group robots share: the URL and secret from the environment, a send
 budget per robot, the @-mentions from `users[].mobile`, rendering at send time (the countdown is current even
-after a wait), and the answer convention: HTTP 200 with an error code in the body.
+after a wait, and the one-click action links are issued then, so a message re-sent after an outage carries
+fresh ones), and the answer convention: HTTP 200 with an error code in the body.
 
 Each kind (dingtalk.py, wecom.py, feishu.py) says how to sign, what body to send, and which codes mean "slow
 down" (recoverable, retried later by the outbox) or "this request is wrong" (bad signature, keyword, URL: not
@@ -18,11 +19,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import aiohttp
+from loguru import logger
 from yarl import URL
 
 from monitor.config.settings import ChannelConfig, Settings
 from monitor.core import logs
 from monitor.core.model import OutboxMessage
+from responders.actionlinks import action_links
 from responders.base import DeliveryError, http_status_error
 from responders.ratelimit import Budget
 from responders.render import Mention
@@ -54,9 +57,11 @@ class Robot:
         self.base_url = dashboard_url(settings)
         self.rule_titles = {r.name: r.title for r in settings.rules if r.title} if settings else {}
         self.limiter = Budget(*self.budget)
+        self.action_secret_env = settings.api.action_secret_env if settings else ""
+        self.action_ttl = _ttl(settings.api.action_ttl) if settings else None
         self.now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # the countdown's "now"
         self.wall: Callable[[], float] = time.time  # signatures: the platform compares with its own clock
-        logs.register_secret_envs([config.url_env, config.secret_env or ""])
+        logs.register_secret_envs([config.url_env, config.secret_env or "", self.action_secret_env])
 
     def use_clock(self, clock) -> None:
         """The delivery loop's clock (monitor.core.clock.Clock) for countdowns and send budgets."""
@@ -87,6 +92,13 @@ class Robot:
         else:
             users = [self.by_display.get(n) or self.users.get(n) for n in message.payload.get("recipients") or []]
         return [Mention(u.display or u.name, u.mobile or "") for u in users if u is not None]
+
+    def actions(self, message: OutboxMessage, now: datetime) -> list[tuple[str, str]]:
+        """确认收到 / 登记证据 links for a reminder, signed with the secret read now; none without a secret."""
+        secret = os.environ.get(self.action_secret_env, "").strip() if self.action_secret_env else ""
+        if not secret or self.action_ttl is None:
+            return []
+        return action_links(message.payload, message.recipient, now, secret, self.action_ttl, self.base_url)
 
     def body(self, message: OutboxMessage, now: datetime) -> dict:
         raise NotImplementedError
@@ -125,3 +137,16 @@ class Robot:
         if code in self.rate_limited:
             raise DeliveryError(f"{self.kind} 限流 (rate limited) {code}: {msg}", retry_after=self.throttle)
         raise DeliveryError(f"{self.kind} 错误 {code}: {msg}", recoverable=code in self.busy)
+
+
+def _ttl(duration) -> timedelta | None:
+    """The links' lifetime; working days have no fixed length, so such a setting sends no links."""
+    try:
+        ttl = duration.timedelta()
+    except ValueError:
+        ttl = None
+    if ttl is None or ttl <= timedelta(0):
+        logger.warning("api.action_ttl {} is not a positive fixed duration: robot messages carry no action links",
+                       duration)
+        return None
+    return ttl

@@ -20,11 +20,11 @@ class WeComRobot(Robot):
     busy = frozenset({-1})
 
     def body(self, message: OutboxMessage, now: datetime) -> dict:
-        mentions = self.mentions(message)
+        mentions, actions = self.mentions(message), self.actions(message, now)
         if any(m.mobile for m in mentions):
-            text, c = render(message.payload, "wecom_text", now, self.base_url, mentions, self.rule_titles)
+            text, c = render(message.payload, "wecom_text", now, self.base_url, mentions, self.rule_titles, actions)
             return {"msgtype": "text", "text": {"content": text, "mentioned_mobile_list": c.mobiles}}
-        text, _ = render(message.payload, "wecom", now, self.base_url, mentions, self.rule_titles)
+        text, _ = render(message.payload, "wecom", now, self.base_url, mentions, self.rule_titles, actions)
         return {"msgtype": "markdown", "markdown": {"content": text}}
 
 

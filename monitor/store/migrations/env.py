@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from monitor.store.schema import metadata
+from monitor.store.schema import include_name, metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -13,6 +13,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite needs table rebuilds for ALTER
     compare_type=True,
+    include_name=include_name,  # not SQLite's FTS5 tables (migration 0014)
 )
 with context.begin_transaction():
     context.run_migrations()
