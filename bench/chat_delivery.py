@@ -41,7 +41,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fake_telegram import FakeTelegram, start as start_telegram  # noqa: E402
-from tests.harness import TcpProxy, free_port, ready, serve_logged, state  # noqa: E402
+from tests.harness import TcpProxy, free_port, ready, scratch_pg_database, serve_logged, state  # noqa: E402
 
 TOKEN = "7000001:AAF-bench-token_abcdefghijklmnopqrstu"
 CHAT = 424242  # a private chat: Telegram's only limit there is its RetryAfter answer
@@ -193,23 +193,7 @@ async def fresh_pg(url: str | None):
     """A new PostgreSQL database inside the server `url` names (dropped afterwards), or None."""
     if not url:
         return None, None
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    base = make_url(url)
-    name = f"yuqing_bench_{os.getpid()}_{random.randrange(1 << 30)}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(host=base.host, port=base.port or 5432, user=base.username,
-                                     password=base.password, database=base.database)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    await admin(f'CREATE DATABASE "{name}"')
-    return base.set(database=name).render_as_string(hide_password=False), \
-        lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return await scratch_pg_database(url, "yuqing_bench")
 
 
 async def latency(tmp: Path, db: str | None, rate: float, seconds: float, dingtalk: bool,

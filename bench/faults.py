@@ -39,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -52,8 +51,8 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from tests.harness import (  # noqa: E402
-    BoardSite, TcpProxy, free_port, ready, serve_logged, sign_push, start_flaky_receiver, state, write_config,
-    write_config_with, write_incidents)
+    BoardSite, TcpProxy, free_port, ready, scratch_pg_database, serve_logged, sign_push, start_flaky_receiver, state,
+    write_config, write_config_with, write_incidents)
 
 FAULTS = ("import_kill", "crawl_kill", "delivery_kill", "pg_outage", "webhook_outage", "disk_full", "stalled_page")
 SECRET = "faults-bench-push-secret"
@@ -499,24 +498,13 @@ async def pg_outage(c: Ctx) -> Result:
     outage = 10.0 if c.quick else 30.0
     n = 30 if c.quick else 60
     base = make_url(c.pg)
-    name = f"yuqing_faults_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(host=base.host, port=base.port or 5432, user=base.username,
-                                     password=base.password, database=base.database)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     try:
-        await admin(f'CREATE DATABASE "{name}"')
+        direct, drop = await scratch_pg_database(c.pg, "yuqing_faults")
     except (OSError, asyncpg.PostgresError) as exc:
         r.notes.append(f"not run: PostgreSQL at {base.render_as_string(hide_password=True)} unusable: {exc}")
         return r
-    direct = base.set(database=name).render_as_string(hide_password=False)
     proxy = await TcpProxy(base.host or "127.0.0.1", base.port or 5432).up()
-    proxied = base.set(host="127.0.0.1", port=proxy.port, database=name).render_as_string(hide_password=False)
+    proxied = make_url(direct).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     receiver, runner, url = await start_flaky_receiver()
     lead = 40  # seconds from first seen to due: serve is up and pushes flow before the outage
     cfg = write_config_with(c.tmp, url, ["0s"], {"authoritative_release": f"{lead}s"}, {"sources": [PUSH_SOURCE]})
@@ -574,7 +562,7 @@ async def pg_outage(c: Ctx) -> Result:
             await kill9(proc)
         await proxy.down()
         await runner.cleanup()
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop()
     during = [e for e in pusher.log if t_down <= e[0] <= t_up]
     first_ok = min((e[0] for e in pusher.log if e[0] > t_up and e[2] == 202), default=None)
     health_down = probe.between(t_down + 1, t_up)

@@ -4,7 +4,6 @@ under CI (CI=true) a missing PostgreSQL URL is a failure, not a skip."""
 from __future__ import annotations
 
 import os
-import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -39,23 +38,11 @@ def pg_database():
         return
     import asyncio
 
-    import asyncpg
-    from sqlalchemy.engine import make_url
+    from tests.harness import scratch_pg_database
 
-    base = make_url(PG_URL)
-    name = f"yuqing_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(host=base.host, port=base.port or 5432, user=base.username,
-                                     password=base.password, database=base.database)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    url, drop = asyncio.run(scratch_pg_database(PG_URL, "yuqing_test"))
+    yield url
+    asyncio.run(drop())
 
 
 @pytest.fixture(params=_backends())

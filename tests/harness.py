@@ -76,8 +76,9 @@ class Receiver:
         return web.json_response({"ok": True})
 
 
-async def start_receiver() -> tuple[Receiver, web.AppRunner, str]:
-    r = Receiver()
+async def start_receiver(receiver=None) -> tuple:
+    """A local webhook receiver (a Receiver, or the one given, e.g. a FlakyReceiver) at /hook."""
+    r = receiver or Receiver()
     app = web.Application()
     app.router.add_post("/hook", r.handle)
     runner = web.AppRunner(app, access_log=None)
@@ -176,15 +177,8 @@ class FlakyReceiver(Receiver):
             return web.Response(status=400)
 
 
-async def start_flaky_receiver() -> tuple[FlakyReceiver, web.AppRunner, str]:
-    r = FlakyReceiver()
-    app = web.Application()
-    app.router.add_post("/hook", r.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return r, runner, f"http://127.0.0.1:{port}/hook"
+async def start_flaky_receiver() -> tuple:
+    return await start_receiver(FlakyReceiver())
 
 
 class TcpProxy:
@@ -320,3 +314,28 @@ class BoardSite:
             a.router.add_get(f"{p}/list", self.list_page)
             a.router.add_get(f"{p}/detail", self.detail)
         return a
+
+
+
+async def scratch_pg_database(url: str, prefix: str) -> tuple:
+    """A new PostgreSQL database on the server `url` names: (its URL, a coroutine function that drops it).
+    Used by the test session (tests/conftest.py) and the benches, so each run has a store of its own."""
+    import uuid
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(host=base.host, port=base.port or 5432, user=base.username,
+                                     password=base.password, database=base.database)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    await admin(f'CREATE DATABASE "{name}"')
+    return (base.set(database=name).render_as_string(hide_password=False),
+            lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
