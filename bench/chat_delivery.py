@@ -396,6 +396,8 @@ async def main() -> None:
     parser.add_argument("--skip-outage", action="store_true")
     args = parser.parse_args()
     lat: list[tuple] = []
+    result: dict = {"store": "postgresql" if args.pg else "sqlite", "rate": args.rate, "seconds": args.seconds,
+                    "latency": [], "outage": [], "goal_p99_s": 1.0}
     if not args.skip_latency:
         runs = [] if args.skip_push else [
             lambda tmp, db: latency(tmp, db, args.rate, args.seconds, args.dingtalk, args.single)]
@@ -413,6 +415,9 @@ async def main() -> None:
         for r in lat:
             print(f"{r[0]:18s} {r[1]:5d} {r[2]:8.3f}s {r[3]:5.2f}s │ {r[4]:11.3f}s {r[5]:5.2f}s {r[6]:5.2f}s "
                   f"{r[7]:5.1f}s │ {r[8]:5d} {r[9]:7d} {r[10]:4d} {r[11]:4d}")
+            result["latency"].append({"run": r[0], "rows": r[1], "fired_p50": r[2], "fired_p99": r[3], "p50": r[4],
+                                      "p95": r[5], "p99": r[6], "max": r[7], "messages": r[8],
+                                      "max_per_minute": r[9], "lost": r[10], "duplicates": r[11]})
     if not args.skip_outage:
         results = []
         for mode in ("answers", "unreachable"):
@@ -431,6 +436,12 @@ async def main() -> None:
             for name, r in rows.items():
                 print(f"{mode:12s} {name:5s} {r[0]:5d} {r[1]:4d} {r[2]:4d} {str(r[3]):>5s} {','.join(r[4]):>8s} "
                       f"{r[5]:7d} {r[6]:6.0f}s {r[7]:5d} {r[8]:7d} {r[9]:8d}")
+                result["outage"].append({"outage": mode, "chat": name, "rows": r[0], "lost": r[1], "duplicates": r[2],
+                                         "in_order": r[3], "statuses": r[4], "backlog": r[5], "drain_s": r[6],
+                                         "messages": r[7], "refused": r[8], "max_attempts": r[9]})
+    from bench.result import emit
+
+    emit(result)
 
 
 if __name__ == "__main__":

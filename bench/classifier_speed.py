@@ -57,6 +57,7 @@ def main() -> int:
     pairs = messages()
     texts = [f"{t}\n{b}" for t, b in pairs]
     n, chars = len(texts), sum(map(len, texts))
+    result: dict = {"messages": n, "tokenizers_msg_per_s": {}, "classify_msg_per_s": {}, "goal_classify_msg_per_s": 20_000}
     print(f"{n} messages, {chars / n:.0f} characters on average; single-threaded; best of {args.repeat}; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
@@ -76,6 +77,7 @@ def main() -> int:
         s = best(fn, 1 if name.startswith("jieba") else args.repeat)
         print(f"tokenizer {name:18s} {n / s:9.0f} msg/s  {chars / s / 1e6:5.2f} M chars/s"
               f"   (CPU time: {n / CPU[0]:9.0f} msg/s)")
+        result["tokenizers_msg_per_s"][name] = {"wall": round(n / s), "cpu": round(n / CPU[0])}
 
     from monitor.understanding import segment
     from monitor.understanding.classifier.domain import DomainModel
@@ -93,21 +95,27 @@ def main() -> int:
                 model.predict_tokens(docs[i:i + batch], explain=False)
         s = best(run, args.repeat)
         print(f"classify after tokenizing (batch {batch}): {n / s:9.0f} msg/s   (CPU time: {n / CPU[0]:9.0f})")
+        result["classify_msg_per_s"][f"batch {batch}"] = {"wall": round(n / s), "cpu": round(n / CPU[0])}
     s = best(lambda: [model.predict_tokens(docs[i:i + 1000]) for i in range(0, n, 1000)], args.repeat)
     print(f"classify with reasons (batch 1000):   {n / s:9.0f} msg/s   (CPU time: {n / CPU[0]:9.0f})")
     s = best(lambda: [model.predict_reference(docs[i:i + 1000], explain=False) for i in range(0, n, 1000)],
              args.repeat)
     print(f"  reference scoring (batch 1000):     {n / s:9.0f} msg/s   (CPU time: {n / CPU[0]:9.0f})")
+    result["reference_msg_per_s"] = {"wall": round(n / s), "cpu": round(n / CPU[0])}
     settings_lex = BUNDLED_CONFIG / "lexicons"
     understander = Understander.load(settings_lex, load_jurisdiction(Path(args.jurisdiction)), 0.35)
     s = best(lambda: [understander.understand_many(pairs[i:i + 1000]) for i in range(0, n, 1000)], args.repeat)
     print(f"understand_many end to end (batch 1000): {n / s:9.0f} msg/s   (CPU time: {n / CPU[0]:9.0f})  "
           f"({Path(args.jurisdiction).name}; {s / n * 1e6:.0f} µs per message)")
-    stages(understander, pairs, args.repeat)
+    result["understand_many_msg_per_s"] = {"wall": round(n / s), "cpu": round(n / CPU[0])}
+    result["stages_us_per_msg"] = stages(understander, pairs, args.repeat)
+    from bench.result import emit
+
+    emit(result)
     return 0
 
 
-def stages(u, pairs: list[tuple[str, str]], repeat: int) -> None:
+def stages(u, pairs: list[tuple[str, str]], repeat: int) -> dict:
     """µs per message of each stage of understand_many, batches of 1,000 (best of `repeat` each)."""
     from monitor.understanding import segment
     from monitor.understanding.severity import assess
@@ -133,13 +141,17 @@ def stages(u, pairs: list[tuple[str, str]], repeat: int) -> None:
                             for t, p, a, f, s in zip(*b)] for b in zip(texts, preds, areas, found, severity)]),
     ]
     inside = 0.0  # find, grade and route run inside _one
+    out = {}
     for name, fn in steps:
         us = best(fn, repeat) / n * 1e6
         inside += us if name in ("find terms", "grade severity", "route") else 0.0
         print(f"  {name:34s} {us:6.1f} µs")
+        out[name] = round(us, 1)
     one = best(lambda: [[u._one(t[0] or "", x, p) for t, x, p in zip(*b)] for b in zip(batches, texts, preds)],
                repeat) / n * 1e6
     print(f"  {'flags, reasons, the Understanding':34s} {one - inside:6.1f} µs  (the per-message part: {one:.1f} µs)")
+    out["flags, reasons, the Understanding"] = round(one - inside, 1)
+    return out
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -5,7 +5,10 @@
 2. Catch-up after `kill -9`: `serve` is killed while M deadlines escalate, stays down while several steps
    pass, and is restarted; the time from restart until every deadline's due step has been delivered.
 
-    python bench/escalation_reliability.py [--deadlines 10000] [--catchup 200] [--db URL]
+    python bench/escalation_reliability.py [--deadlines 10000] [--catchup 200] [--db URL] [--spread 60]
+
+`--spread S`: the deadlines' first sightings are spread over S seconds (their steps come due over S + 10 s);
+a smaller S makes a shorter run (bench/run --quick). The last line is `RESULT {json}` for bench/run.
 """
 
 from __future__ import annotations
@@ -30,20 +33,30 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-async def precision(tmp: Path, n_deadlines: int, db: str | None) -> None:
+GOAL_FIRED_P99_S = 2.0
+GOAL_CATCHUP_S = 5.0
+
+
+def summary(xs: list[float]) -> dict:
+    return {"n": len(xs), "p50": round(statistics.median(xs), 4), "p95": round(pct(xs, .95), 4),
+            "p99": round(pct(xs, .99), 4), "max": round(max(xs), 4), "early": sum(x < 0 for x in xs)} if xs else {"n": 0}
+
+
+async def precision(tmp: Path, n_deadlines: int, db: str | None, spread: int = 60) -> dict:
     receiver, runner, url = await start_receiver()
     db = db or f"sqlite:///{tmp / 'precision.db'}"
     incidents = n_deadlines // 2
-    # first seen spread over 60 s so that due times (+90 s and +100 s) fall 30–100 s after the start
-    start = datetime.now(timezone.utc) - timedelta(seconds=60)
-    cfg = write_config(tmp, url, ["0s"], {"authoritative_release": "90s", "press_conference": "100s"})
+    # first seen spread over `spread` s (60: due times +90 s and +100 s fall 30–100 s after the start)
+    start = datetime.now(timezone.utc) - timedelta(seconds=spread)
+    cfg = write_config(tmp, url, ["0s"], {"authoritative_release": f"{spread + 30}s",
+                                          "press_conference": f"{spread + 40}s"})
     t0 = time.monotonic()
-    imp = await yuqing(cfg, db, "import", str(write_incidents(tmp, incidents, timedelta(seconds=60), start)), cwd=tmp)
+    imp = await yuqing(cfg, db, "import", str(write_incidents(tmp, incidents, timedelta(seconds=spread), start)), cwd=tmp)
     assert await imp.wait() == 0
     print(f"imported {incidents} incidents / {n_deadlines} deadlines in {time.monotonic() - t0:.1f} s")
     proc = await serve(cfg, db, tmp)
     await ready(proc)
-    last_due = start + timedelta(seconds=160)
+    last_due = start + timedelta(seconds=2 * spread + 40)
     while datetime.now(timezone.utc) < last_due + timedelta(seconds=10) and len(set(receiver.keys)) < n_deadlines:
         await asyncio.sleep(1)
     proc.send_signal(signal.SIGTERM)
@@ -57,9 +70,12 @@ async def precision(tmp: Path, n_deadlines: int, db: str | None) -> None:
         print(f"  {name:30s} n={len(xs)}  p50={statistics.median(xs):.3f}s  p95={pct(xs, .95):.3f}s  "
               f"p99={pct(xs, .99):.3f}s  max={max(xs):.3f}s  early={sum(x < 0 for x in xs)}")
     print(f"  duplicates received: {len(receiver.keys) - len(set(receiver.keys))}")
+    return {"deadlines": n_deadlines, "store": db.split(":")[0], "fired_s": summary(fired),
+            "delivered_s": summary(delivered), "duplicates": len(receiver.keys) - len(set(receiver.keys)),
+            "missing": n_deadlines - len(set(receiver.keys))}
 
 
-async def catch_up(tmp: Path, n: int, db: str | None) -> None:
+async def catch_up(tmp: Path, n: int, db: str | None) -> dict:
     receiver, runner, url = await start_receiver()
     db = db or f"sqlite:///{tmp / 'catchup.db'}"
     steps = ["-20s", "-15s", "-10s", "-5s", "0s", "+30s"]
@@ -92,6 +108,8 @@ async def catch_up(tmp: Path, n: int, db: str | None) -> None:
           f"(target ≤ 5 s)")
     print(f"  received before kill {before}; combined 'missed' per catch-up message: {sorted(set(missed))}; "
           f"duplicates: {len(receiver.keys) - len(set(receiver.keys))}")
+    return {"deadlines": n, "ready_s": round(ready_after, 2), "all_delivered_s": round(caught, 2),
+            "complete": want <= set(receiver.keys), "duplicates": len(receiver.keys) - len(set(receiver.keys))}
 
 
 async def main() -> None:
@@ -99,11 +117,16 @@ async def main() -> None:
     parser.add_argument("--deadlines", type=int, default=10_000)
     parser.add_argument("--catchup", type=int, default=200)
     parser.add_argument("--db", default=None, help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--spread", type=int, default=60, help="seconds over which the deadlines come due (- 10)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        await catch_up(Path(tmp), args.catchup, args.db)
+        caught = await catch_up(Path(tmp), args.catchup, args.db)
     with tempfile.TemporaryDirectory() as tmp:
-        await precision(Path(tmp), args.deadlines, args.db)
+        precise = await precision(Path(tmp), args.deadlines, args.db, args.spread)
+    from bench.result import emit
+
+    emit({"precision": precise, "catch_up": caught,
+          "goals": {"fired_p99_s": GOAL_FIRED_P99_S, "catch_up_s": GOAL_CATCHUP_S}})
 
 
 if __name__ == "__main__":

@@ -68,6 +68,14 @@ async def main() -> None:
             best = min(_timed(lambda: [reader.signature(t, "马街街道") for t in TYPICAL]) for _ in range(25))
             print(f"event signature: {best / len(TYPICAL) * 1e6:.1f} µs per ~300-character report (best of 25)")
             print("scenarios grouped wrong:", f["wrong_groups"], "; events graded wrong:", f["wrong_grades"])
+            from bench.result import emit
+
+            emit({"reports": len(rows), "graded_right": right, "graded_right_share": round(right / len(rows), 4),
+                  "major_expected": len(major), "major_under_graded": len(under), "false_major": len(false_major),
+                  "scenarios": f["scenarios"], "grouped_right": f["grouped_right"],
+                  "grouped_right_share": round(f["grouped_right"] / f["scenarios"], 4),
+                  "missed_release": len(f["missed_release"]), "duplicate_release": len(f["duplicate_release"]),
+                  "us_per_report": round(seconds / len(rows) * 1e6)})
         finally:
             await app.close()
 

@@ -902,6 +902,7 @@ async def main() -> int:
               f"{report['load_average_after']} ({before['shared']}); Python {before['python']}; "
               f"{'--quick, ' if args.quick else ''}{report['seconds']:.0f} s\n")
         print(table(results))
+    print("RESULT " + json.dumps(report, ensure_ascii=False, default=str), flush=True)  # for bench/run
     bad = [r for r in results if r.problems or r.lost or r.duplicates]
     return 1 if bad else 0
 

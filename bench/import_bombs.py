@@ -270,6 +270,7 @@ def main() -> None:
     ap.add_argument("--healthz-rows", type=int, default=20_000)
     ap.add_argument("--only", nargs="*", choices=["cell", "xml", "xml+", "csv", "healthz"])
     args = ap.parse_args()
+    result: dict = {"bombs": [], "cell_mb": args.cell_mb, "xml_rows": args.rows, "goal_rss_mb": 400}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         bombs = {
@@ -292,8 +293,9 @@ def main() -> None:
                 backends.append(("postgresql", url, drop))
             for backend, url, drop in backends:
                 try:
-                    print(json.dumps({"bomb": name, "backend": backend, **info, **measure(path, url)},
-                                     ensure_ascii=False), flush=True)
+                    figures = {"bomb": name, "backend": backend, **info, **measure(path, url)}
+                    result["bombs"].append(figures)
+                    print(json.dumps(figures, ensure_ascii=False), flush=True)
                 finally:
                     if drop:
                         drop()
@@ -302,6 +304,10 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as folder:
                 figures = asyncio.run(healthz_during_folder_import(args.healthz_rows, Path(folder)))
             print(json.dumps({"healthz_during_folder_import": figures, "rows": args.healthz_rows}), flush=True)
+            result["healthz_during_folder_import"] = {**figures, "rows": args.healthz_rows}
+    from bench.result import emit
+
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,15 @@ def main() -> None:
               f"{rss_w:>10.0f} {rss_k:>10.0f} {load:>5.2f}")
     print(f"goals: ≥ {GOAL_RATE:,} rows/s end to end; ≥ {GOAL_SPEEDUP}× --workers 1; RSS ≤ {GOAL_RSS_MB} MB per process "
           "(the 2-core cap: min(1/writer, 2/(writer + workers)) from CPU µs, what two idle cores allow)")
+    from bench.result import emit
+
+    emit({"runs": [{"rows": n, "workers": w, "run": rep + 1, "rows_per_s": round(rate, 1),
+                    "speedup": round(rate / base[n], 3) if n in base else None,
+                    "writer_cpu_us_per_row": round(writer, 1), "workers_cpu_us_per_row": round(work, 1),
+                    "two_core_cap_rows_per_s": round(cap), "writer_rss_mb": round(rss_w), "worker_rss_mb": round(rss_k),
+                    "load": round(load, 2), "incidents": inc}
+                   for n, w, rep, rate, writer, work, cap, rss_w, rss_k, load, inc in table],
+          "goals": {"rows_per_s": GOAL_RATE, "speedup": GOAL_SPEEDUP, "rss_mb": GOAL_RSS_MB}})
 
 
 if __name__ == "__main__":

@@ -160,7 +160,7 @@ async def import_fast(path: Path, db: Path):
         total, cpu = time.perf_counter() - t0, time.process_time() - c0
         print(f"  work: {app.pipeline.counts}; band index {app.pipeline.bands.nbytes() / 1e6:.1f} MB")
         print(f"  RSS (MB), highest in each tenth of the import's time: {rss.curve()}")
-        return stats, total, cpu, app.pipeline.timings
+        return stats, total, cpu, app.pipeline.timings, rss.curve()
     finally:
         await app.close()
 
@@ -264,7 +264,7 @@ def main() -> None:
         print(f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:.1f} MB GB18030) in "
               f"{time.perf_counter() - t0:.1f}s; mix: {mix}")
         rss_before = peak_rss_mb()
-        stats, total, cpu, timings = asyncio.run(import_fast(csv_path, Path(tmp) / "fast.db"))
+        stats, total, cpu, timings, curve = asyncio.run(import_fast(csv_path, Path(tmp) / "fast.db"))
         rss = peak_rss_mb()
         rate = stats.read / total
         print(f"\nEND TO END: {stats.read:,} rows in {total:.1f}s = {rate:,.0f} rows/s; peak RSS {rss:.0f} MB "
@@ -286,6 +286,10 @@ def main() -> None:
         print(f"  collectors (everything but understanding): {(cpu - und_cpu) / n * 1e6:.0f} CPU µs per row, "
               f"{(total - und_wall) / n * 1e6:.0f} wall µs per row = {n / max(1e-9, total - und_wall):,.0f} rows/s "
               f"without understanding")
+        result = {"rows": stats.read, "incidents": stats.incidents, "rows_per_s": round(rate, 1),
+                  "rows_per_cpu_s": round(stats.read / cpu, 1), "wall_s": round(total, 2), "cpu_s": round(cpu, 2),
+                  "peak_rss_mb": round(rss), "rss_curve_mb": [float(x) for x in curve.split()] if curve[0] != "(" else [],
+                  "understand_cpu_us_per_row": round(und_cpu / n * 1e6, 1), "workers": 1}
         if args.naive_rows:
             with csv_path.open(encoding="gb18030", newline="") as f:
                 reader = csv.reader(f)
@@ -295,6 +299,8 @@ def main() -> None:
             naive_rate = len(rows) / naive
             print(f"\nNAIVE (jieba.lcut + understand + one insert/commit per row), {len(rows):,} rows: "
                   f"{naive_rate:,.0f} rows/s → speed-up {rate / naive_rate:.1f}×")
+            result |= {"naive_rows": len(rows), "naive_rows_per_s": round(naive_rate, 1),
+                       "speedup_vs_naive": round(rate / naive_rate, 2)}
         if not args.no_tokenizers:
             with csv_path.open(encoding="gb18030", newline="") as f:
                 reader = csv.reader(f)
@@ -302,8 +308,13 @@ def main() -> None:
                 texts = [r[1] + "\n" + r[2] for _, r in zip(range(3000), reader)]
             print(f"\nTOKENIZERS / FINGERPRINTS (µs per text, {len(texts):,} texts, mean "
                   f"{sum(map(len, texts)) / len(texts):.0f} chars):")
+            result["tokenizers_us_per_text"] = {}
             for name, us in tokenizer_table(texts):
                 print(f"    {name:55s} {us:8.1f}")
+                result["tokenizers_us_per_text"][name] = None if us != us else round(us, 1)
+        from bench.result import emit
+
+        emit(result)
 
 
 if __name__ == "__main__":

@@ -5,18 +5,25 @@ The store is seeded in bulk (not through the pipeline, which would take minutes)
 report and three audit entries each (two deadlines opened, one reminder), and one explosion imported through the
 pipeline (its deadlines and audit as in life) that then gets 499 more reports (near-duplicates and follow-ups with
 their grouping reasons, some answered), acknowledgements, evidence, notes and reminders — 1,000+ timeline lines
-before the page keeps the latest 1,000. The page is then fetched by a signed-in session (real login, real
-middleware) over local HTTP with keep-alive; the time per request is measured at the client, so it is an upper
-bound of the server time (it includes the loopback round trip).
+before the page keeps its latest lines. The page is then fetched by a signed-in session (real login, real
+middleware) over local HTTP with keep-alive, one request at a time: the server time (a middleware: from the
+request reaching the application to its answer, sign-in included), its CPU time, and the client's time (with the
+loopback round trip) are printed.
 
-    python bench/incident_page_speed.py [--db sqlite:///PATH | --pg postgresql://postgres@127.0.0.1:5432/test]
-                                        [--incidents 100000] [--items 500] [--requests 200]
+SQLite (a fresh file; or --db sqlite:///PATH):
+    python bench/incident_page_speed.py [--incidents 100000] [--items 500] [--requests 200]
+PostgreSQL (a fresh database made from the URL and dropped afterwards):
+    python bench/incident_page_speed.py --pg postgresql://postgres@127.0.0.1:5432/postgres
+
+The last line printed is `RESULT {json}` with p50/p99 (ms) of server, server CPU and client time and the load
+average.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -162,11 +169,17 @@ async def main() -> None:
     print(f"{app.store.dialect}: incident page, {args.items} reports, {args.incidents:,} incidents, "
           f"{len(server)} requests, {size / 1024:.0f} KiB each (target ≤ 150 ms server time); "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    for name, times in (("server", server), ("server CPU", cpu), ("client", client_ms)):
+    result = {"bench": "incident_page_speed", "store": app.store.dialect, "incidents": args.incidents,
+              "items": args.items, "requests": len(server), "page_kib": round(size / 1024), "cores": os.cpu_count(),
+              "load_average": list(os.getloadavg())}
+    for name, key, times in (("server", "server", server), ("server CPU", "server_cpu", cpu),
+                             ("client", "client", client_ms)):
         times.sort()
         p = lambda q: times[min(len(times) - 1, int(q * len(times)))]  # noqa: E731
         print(f"  {name:10}  median {statistics.median(times):6.1f} ms   p95 {p(0.95):6.1f} ms   "
               f"p99 {p(0.99):6.1f} ms   max {times[-1]:6.1f} ms")
+        result |= {f"{key}_p50": statistics.median(times), f"{key}_p99": p(0.99), f"{key}_max": times[-1]}
+    print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":

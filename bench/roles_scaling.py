@@ -308,6 +308,10 @@ async def main() -> None:
         ing = await ingest(args.pg, Path(tmp), args.pushes, counts, args.concurrency)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     print(table(esc, ing))
+    from bench.result import emit
+
+    emit({"escalation": {str(k): v for k, v in esc.items()}, "ingest": {str(k): v for k, v in ing.items()},
+          "incidents": min(args.incidents, 1140), "pushes": args.pushes})
 
 
 if __name__ == "__main__":

@@ -163,6 +163,12 @@ def main() -> int:
     if disagreements:
         print("\ndisagreements:")
         print("\n".join(disagreements))
+    from bench.result import emit
+
+    emit({"messages": len(rows), "named": n, "msg_per_s": round(len(rows) / seconds),
+          "function_agreement": round(fn_ok / n, 4), "functional_bureau_agreement": round(dept_ok / max(len(dept), 1), 4),
+          "level_agreement": round(lvl_ok / max(lvl_n, 1), 4), "function_and_level": round(both / max(lvl_n, 1), 4),
+          "lead_or_co_handler": round(among / n, 4)})
     return 0
 
 

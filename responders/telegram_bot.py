@@ -9,6 +9,11 @@ Application inside our event loop, stopped with the serve stop event).
 - Only users whose `telegram_user_id` is in the config may act or ask; anyone else is refused politely and
   audited. Actions go through the service layer as the CLI's do, so their audit entries name the user.
 - Every call to Telegram waits out RetryAfter (bounded) and never lets a handler crash.
+- One poller per token across processes (the Bot API answers a second getUpdates with 409 Conflict): only the
+  holder of the lease `telegram:<sha256 of the token, 16 hex>` (monitor/core/lease.py, the sources' lease
+  table) polls, renewing it every third of LEASE; the others try to take it every LEASE (sooner when the
+  holder's lease runs out earlier), so a killed holder is replaced within about one LEASE. Sending alerts
+  (responders/channels/telegram.py, the outbox) runs in every process.
 
 `app` is monitor.app.App, not imported: responders reach the program only through its service commands and
 the store (tests/test_layout.py)."""
@@ -16,6 +21,7 @@ the store (tests/test_layout.py)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from datetime import timedelta
 from typing import Any, Awaitable, Callable
@@ -29,6 +35,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from monitor.config.settings import ChannelConfig, UserConfig
 from monitor.core import logs
 from monitor.core.errors import ServiceError
+from monitor.core.lease import Lease, owner_id
 from monitor.core.model import Deadline
 from responders import telegram_views as views
 from responders.channels.telegram import (DEFAULT_BASE_URL, Callback, action_keyboard, department_keyboard,
@@ -37,6 +44,7 @@ from responders.channels.telegram import (DEFAULT_BASE_URL, Callback, action_key
 COMMANDS = [("status", "当前状态：未关闭事件与期限"), ("overdue", "已超期的期限"), ("incident", "事件详情：/incident 编号"),
             ("mine", "本单位须回应、点名我的期限"), ("duty", "当前与下一班值班人员"), ("help", "使用说明")]
 KEYBOARD_MAX = 60  # departments offered as buttons (Telegram allows 100; a province's thousands of places do not fit)
+LEASE = timedelta(seconds=60)  # the poller's lease: a killed holder is replaced within about this long
 
 
 class TelegramBot:
@@ -54,6 +62,9 @@ class TelegramBot:
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # flood waits (tests inject time)
         self.flood_retries, self.flood_max_wait = 3, 60.0
         self.application: Application | None = None
+        self.owner = owner_id()
+        self.lease = LEASE
+        self.lease_retry = self.lease_renew = None  # real seconds (None: LEASE, LEASE / 3); tests shorten them
 
     @property
     def now(self):
@@ -76,23 +87,67 @@ class TelegramBot:
         return application
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until `stop`; a missing token or an unreachable Bot API is retried, never fatal to serve."""
-        wait = 5.0
+        """Poll until `stop` while holding the token's lease; a missing token or an unreachable Bot API is
+        retried, never fatal to serve."""
+        wait, waiting = 5.0, False
         while not stop.is_set():
             token = os.environ.get(self.config.token_env or "", "").strip()
             if not token:
                 logger.error("Telegram 机器人未启动：环境变量 {} 未设置 (bot token not set)", self.config.token_env)
             else:
                 logs.register_secret(token)
-                if await self._poll(token, stop):
+                lease = Lease(self.app.store, self.app.clock, lease_name(token), "telegram", self.lease, self.owner)
+                if not await self._claim(lease):
+                    if not waiting:
+                        logger.info("Telegram 机器人由另一进程接收消息，本进程待命 (another process polls the bot)")
+                    waiting = True
+                    await pause(stop, await self._until_free(lease))
+                    continue
+                waiting = False
+                try:
+                    outcome = await self._poll(token, stop, lease)
+                finally:
+                    await asyncio.shield(self._release(lease))
+                if outcome == "stopped":
                     return
-            try:
-                await asyncio.wait_for(stop.wait(), wait)
-            except asyncio.TimeoutError:
+                if outcome == "lost":
+                    continue
+            if await pause(stop, wait):
                 wait = min(wait * 2, 300.0)
 
-    async def _poll(self, token: str, stop: asyncio.Event) -> bool:
-        """True when stopped after polling; False when the start failed (retried later)."""
+    async def _claim(self, lease: Lease) -> bool:
+        try:
+            return await lease.claim()
+        except Exception:  # the store is unreachable: try again later
+            logger.exception("Telegram 机器人租约获取失败 (lease claim failed)")
+            return False
+
+    async def _until_free(self, lease: Lease) -> float:
+        """Real seconds until the next try: one lease period, or sooner when the holder's lease runs out."""
+        every = self.lease.total_seconds() if self.lease_retry is None else self.lease_retry
+        try:
+            _, until = await lease.holder()
+        except Exception:
+            return every
+        left = (until - self.now).total_seconds() if until else 0.0
+        return min(every, max(0.05, left + 0.05))
+
+    async def _release(self, lease: Lease) -> None:
+        try:
+            await lease.release()
+        except Exception:
+            logger.exception("Telegram 机器人租约释放失败 (lease release failed)")
+
+    async def _renew(self, lease: Lease) -> bool:
+        try:
+            return await lease.renew()
+        except Exception:  # the store is unreachable: keep polling (another process cannot claim either)
+            logger.exception("Telegram 机器人租约续期失败 (lease renewal failed)")
+            return True
+
+    async def _poll(self, token: str, stop: asyncio.Event, lease: Lease) -> str:
+        """Poll while the lease is ours: "stopped" (by `stop`), "lost" (another process took the lease: this
+        one was stalled past it) or "failed" (the start failed; retried later)."""
         application = self.application = self.build(token)
         try:
             await application.initialize()
@@ -105,13 +160,18 @@ class TelegramBot:
         except Exception as exc:  # TelegramError mostly (wrong token, Bot API unreachable): try again later
             logger.error("Telegram 机器人启动失败，稍后重试 (bot start failed): {}", logs.redact(repr(exc)))
             await self._shutdown(application)
-            return False
+            return "failed"
         logger.info("Telegram 机器人 @{} 开始接收消息 (polling)", application.bot.username)
+        renew = self.lease.total_seconds() / 3 if self.lease_renew is None else self.lease_renew
         try:
-            await stop.wait()
+            while await pause(stop, renew):
+                if not await self._renew(lease):
+                    logger.warning("Telegram 机器人租约已被另一进程接管，本进程停止接收 (lease lost: another "
+                                   "process polls now)")
+                    return "lost"
+            return "stopped"
         finally:
             await self._shutdown(application)
-        return True
 
     @staticmethod
     async def _shutdown(application: Application) -> None:
@@ -407,6 +467,20 @@ class TelegramBot:
         await self.call("editMessageText", bot.edit_message_text, text, chat_id=where[0], message_id=where[1],
                         parse_mode=ParseMode.HTML, reply_markup=action_keyboard(cb.incident_id, cb.rule, url),
                         link_preview_options=LinkPreviewOptions(is_disabled=True))
+
+
+async def pause(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds` or until `stop`; True when the time ran out."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except asyncio.TimeoutError:
+        return True
+    return False
+
+
+def lease_name(token: str) -> str:
+    """The poller's lease row: the token's hash, never the token."""
+    return "telegram:" + hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def polling_failed(exc: TelegramError) -> None:

@@ -5,11 +5,14 @@ does with a message: HTML parse mode is parsed into plain text and entities the 
 unsupported tag or a bare `<`/`&` is the 400 a real chat would give), 4096 UTF-16 units at most, inline
 keyboards checked (callback_data 1–64 bytes, URL buttons http/https/tg), messages kept so they can be edited,
 replied to and pressed. getUpdates long-polls a queue of updates the test makes (`command`, `reply`,
-`press`), confirmed by `offset`. `fail()` scripts 429 (with `parameters.retry_after`) and 5xx answers."""
+`press`), confirmed by `offset`; a getUpdates while another is waiting is the 409 Conflict Telegram gives a
+second poller of one token (counted in `conflicts`). `fail()` scripts 429 (with `parameters.retry_after`) and
+5xx answers."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import json
 import re
@@ -37,6 +40,7 @@ _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'))*)\s*>")
 _ATTR = re.compile(r"([a-zA-Z-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _CHARREF = re.compile(r"&(#[0-9]{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]+);")
+_REQUEST: contextvars.ContextVar[web.Request | None] = contextvars.ContextVar("request", default=None)
 
 
 class BadRequest(Exception):
@@ -164,6 +168,8 @@ class FakeTelegram:
     migrated: dict[int, int] = field(default_factory=dict)  # a group upgraded to a supergroup: old id → new
     commands: list[dict] = field(default_factory=list)
     answers: list[dict] = field(default_factory=list)  # answerCallbackQuery parameters
+    conflicts: int = 0  # getUpdates refused because another was waiting (two pollers of one token)
+    _polling: list = field(default_factory=list)  # the requests of the getUpdates waiting now
     _failures: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
     _updates: list[dict] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -243,6 +249,7 @@ class FakeTelegram:
     # ------------------------------------------------------------------ the Bot API
     async def handle(self, request: web.Request) -> web.Response:
         token, method = request.match_info["token"], request.match_info["method"]
+        _REQUEST.set(request)
         params = await self._params(request)
         self.calls.append((method, params))
         if token != self.token:
@@ -336,6 +343,19 @@ class FakeTelegram:
         return True
 
     async def m_getUpdates(self, params: dict) -> list[dict]:
+        request = _REQUEST.get()
+        self._polling = [r for r in self._polling if r.transport is not None]  # a stopped poller hung up
+        if self._polling:
+            self.conflicts += 1
+            raise BadRequest("Conflict: terminated by other getUpdates request; make sure that only one bot "
+                             "instance is running", 409)
+        self._polling.append(request)
+        try:
+            return await self._get_updates(params)
+        finally:
+            self._polling = [r for r in self._polling if r is not request]
+
+    async def _get_updates(self, params: dict) -> list[dict]:
         offset = params.get("offset")
         if offset:  # confirmed: Telegram forgets them
             self._updates = [u for u in self._updates if u["update_id"] >= offset]

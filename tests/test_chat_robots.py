@@ -212,17 +212,26 @@ async def test_rate_limit_answers_wait_and_then_deliver_once(store, clock, robot
     assert (await rows(store))[key].status == "sent"
 
 
+async def drain(d) -> int:
+    """deliver_due until nothing more goes at this instant: on a slow machine one burst may take several
+    rounds (a lane yields after LANE_ROUND seconds of real time); what is sent must not change."""
+    sent = 0
+    while n := await d.deliver_due():
+        sent += n
+    return sent
+
+
 async def test_dingtalk_budget_delays_the_21st_message_and_drops_none(store, clock, robots):
     keys = [await enqueue(store, clock.now(), "ding", incident_id=i) for i in range(1, 26)]
     async with aiohttp.ClientSession() as session:
         d = deliverer(store, clock, session)
-        assert await d.deliver_due() == 20
+        assert await drain(d) == 20
         waiting = [m for m in (await rows(store)).values() if m.status == "pending"]
         assert len(waiting) == 5
         assert all(m.attempts == 0 and m.next_attempt_at > clock.now() for m in waiting)  # postponed, not failed
         assert await d.deliver_due() == 0  # nothing before a slot frees
         clock.advance(timedelta(seconds=61))
-        assert await d.deliver_due() == 5
+        assert await drain(d) == 5
     sent = [b["markdown"]["text"].split(" ")[0] for b in robots.accepted["dingtalk"]]
     assert len(sent) == 25 and len(set(sent)) == 25  # every incident once
     assert all(m.status == "sent" for m in (await rows(store)).values()) and len(keys) == 25

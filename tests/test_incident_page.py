@@ -376,3 +376,20 @@ def test_cli_takes_rule_titles_and_closes_with_the_open_deadlines_named(tmp_path
     assert "已办结 (closed): #1，答复：https://xs.gov.cn/r/1" in capsys.readouterr().out
     assert main([*cli, "incidents", "reopen", "1", "--reason", "再次来电"]) == 0
     assert "已重新打开 (reopened): #1" in capsys.readouterr().out
+
+
+async def test_many_reports_are_listed_a_page_at_a_time_with_their_count_and_links(client, monkeypatch):
+    from monitor.web import incident_page
+
+    monkeypatch.setattr(incident_page, "ITEMS_PAGE", 1)  # incident #1 has two reports: two pages of one
+    first = await (await client.get("/incidents/1")).text()
+    assert "共 2 条，本页列出第 1–1 条：<b>第 1–1 条</b> · <a href=\"/incidents/1?items=2#items\">第 2–2 条</a>" in first
+    assert "首条留言（事件由此建立）" in first and "归并依据：与同批留言 hotline:1 内容相同" not in first
+    assert "归并依据：首条留言 1 条；内容相同 1 条" in first  # counted over every report, not the page's
+    second = await (await client.get("/incidents/1?items=2")).text()
+    assert "归并依据：与同批留言 hotline:1 内容相同" in second and "首条留言（事件由此建立）" not in second
+    assert '<a href="/incidents/1?items=1#items">第 1–1 条</a> · <b>第 2–2 条</b>' in second
+    for bad in ("0", "x", "999999999"):  # the first page (or the last), never an error
+        assert (await client.get(f"/incidents/1?items={bad}")).status == 200
+    monkeypatch.setattr(incident_page, "ITEMS_PAGE", 100)
+    assert "item-pages" not in await (await client.get("/incidents/1")).text()  # one page: no links

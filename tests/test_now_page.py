@@ -145,6 +145,21 @@ async def test_search_in_chinese_over_segmented_words(app, client):
     assert r.status == 400 and "没有可检索的字词" in (await r.json())["error"]
 
 
+async def test_a_search_with_more_hits_than_listed_reads_the_index_as_a_subquery(app, client, monkeypatch):
+    from monitor.store import dashboard
+
+    for n in range(3):
+        await add_incident(app, f"金碧街道金碧路路灯坏了一个月（{n}）", severity=1 + n, due=[n + 1] if n else ())
+    while await search.index_pending(app):
+        pass
+    listed_ids = await listed(client, "q=路灯")
+    summary = await (await client.get("/api/v1/now/summary?q=路灯")).json()
+    monkeypatch.setattr(dashboard, "HITS_LISTED", 1)  # three hits: too many to list, the subquery answers
+    assert await listed(client, "q=路灯") == listed_ids and len(listed_ids) == 3
+    assert (await (await client.get("/api/v1/now/summary?q=路灯")).json())["total"] == summary["total"] == 3
+    assert ids_in(await (await client.get("/?q=路灯")).text()) == listed_ids
+
+
 BAD = ["limit=0", "limit=1001", "limit=-1", "offset=-1", "offset=x", "cursor=abc", "cursor=WyJkIiwxXQ",
        "cursor=eyJ4IjoxfQ&offset=1", "severity=9", "severity=严重", "from=2026-13-01", "to=yesterday",
        "status=bogus", "q=" + "长" * 201]

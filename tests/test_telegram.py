@@ -102,6 +102,15 @@ async def deliver(app, clock) -> int:
         return await Deliverer(app.store, clock, app.settings, session, owner="test").deliver_due()
 
 
+async def deliver_all(app, clock) -> int:
+    """Deliver until nothing more goes at this instant: a slow machine may split one burst over several
+    rounds (a lane yields after LANE_ROUND seconds of real time), which must not change what is sent."""
+    sent = 0
+    while n := await deliver(app, clock):
+        sent += n
+    return sent
+
+
 async def enqueue(app, clock, title="马街街道一化工厂发生爆炸", incident_id=281, rule="authoritative_release"):
     key = f"{incident_id}:{rule}:1:tg"
     payload = {"idempotency_key": key, "incident_id": incident_id, "rule": rule, "step": "1",
@@ -220,11 +229,11 @@ async def test_a_removed_bot_is_not_retried_and_a_missing_token_waits(app, clock
 
 async def test_a_group_gets_20_a_minute_and_the_rest_wait(app, clock, fake):
     keys = [await enqueue(app, clock, incident_id=i) for i in range(1, 22)]
-    assert await deliver(app, clock) == 20
+    assert await deliver_all(app, clock) == 20
     [waiting] = [m for m in (await outbox(app)).values() if m.status == "pending"]
     assert waiting.attempts == 0 and waiting.next_attempt_at > clock.now()  # postponed, not failed
     clock.advance(timedelta(seconds=61))
-    assert await deliver(app, clock) == 1
+    assert await deliver_all(app, clock) == 1
     assert len(fake.from_bot()) == 21 == len(keys) and len(fake.of("sendMessage")) == 21
 
 

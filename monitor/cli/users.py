@@ -10,6 +10,7 @@ import getpass
 import json
 import os
 import sys
+from typing import Callable
 
 from monitor.cli.common import InputError, load_config, run
 from monitor.store.accounts import ROLES, SCOPES, digest, hash_password, name_problem, new_secret, password_problem
@@ -209,30 +210,14 @@ async def _set_disabled(args, disabled: bool) -> int:
 
 
 async def _list_users(args) -> int:
-    from monitor.cli.render import console
     from monitor.core.clock import fmt_local
-    from rich.table import Table
 
-    store = await _store(args)
-    try:
-        async with store.read() as tx:
-            rows = await tx.accounts.list()
-    finally:
-        await store.close()
-    if args.json:
-        for r in rows:
-            print(json.dumps({"name": r["name"], "role": r["role"], "department": r["department"],
-                              "disabled": r["disabled"], "created_at": r["created_at"].isoformat()},
-                             ensure_ascii=False))
-        return 0
-    table = Table(title=f"值班台账号 Accounts（{len(rows)}）")
-    for col in ("用户名 name", "角色 role", "部门 department", "状态 state", "创建（北京时间）created"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["name"], ROLES.get(r["role"], r["role"]), r["department"] or "—",
-                      "已停用" if r["disabled"] else "正常", fmt_local(r["created_at"]))
-    console.print(table)
-    return 0
+    return await _list(args, lambda tx: tx.accounts.list(), "值班台账号 Accounts", [
+        ("name", "用户名 name", lambda r: r["name"]),
+        ("role", "角色 role", lambda r: ROLES.get(r["role"], r["role"])),
+        ("department", "部门 department", lambda r: r["department"] or "—"),
+        ("disabled", "状态 state", lambda r: "已停用" if r["disabled"] else "正常"),
+        ("created_at", "创建（北京时间）created", lambda r: fmt_local(r["created_at"]))])
 
 
 async def _add_token(args) -> int:
@@ -276,25 +261,36 @@ async def _revoke_token(args) -> int:
 
 
 async def _list_tokens(args) -> int:
-    from monitor.cli.render import console
     from monitor.core.clock import fmt_local
+
+    return await _list(args, lambda tx: tx.accounts.tokens(), "接口令牌 API tokens", [
+        ("name", "名称 name", lambda r: r["name"]),
+        ("scope", "范围 scope", lambda r: SCOPES.get(r["scope"], r["scope"])),
+        ("owner", "所属账号 owner", lambda r: r["owner"] or "—"),
+        ("created_at", "创建（北京时间）created", lambda r: fmt_local(r["created_at"]))])
+
+
+async def _list(args, read, title: str, columns: list[tuple[str, str, Callable[[dict], str]]]) -> int:
+    """A list command: the rows `read(tx)` returns, as JSON lines (`--json`: each column's key, times in ISO
+    8601) or as a table (each column's header and cell)."""
+    from monitor.cli.render import console
     from rich.table import Table
 
     store = await _store(args)
     try:
         async with store.read() as tx:
-            rows = await tx.accounts.tokens()
+            rows = await read(tx)
     finally:
         await store.close()
     if args.json:
         for r in rows:
-            print(json.dumps({"name": r["name"], "scope": r["scope"], "owner": r["owner"],
-                              "created_at": r["created_at"].isoformat()}, ensure_ascii=False))
+            print(json.dumps({k: r[k].isoformat() if k == "created_at" else r[k] for k, _, _ in columns},
+                             ensure_ascii=False))
         return 0
-    table = Table(title=f"接口令牌 API tokens（{len(rows)}）")
-    for col in ("名称 name", "范围 scope", "所属账号 owner", "创建（北京时间）created"):
-        table.add_column(col)
+    table = Table(title=f"{title}（{len(rows)}）")
+    for _, header, _ in columns:
+        table.add_column(header)
     for r in rows:
-        table.add_row(r["name"], SCOPES.get(r["scope"], r["scope"]), r["owner"] or "—", fmt_local(r["created_at"]))
+        table.add_row(*(cell(r) for _, _, cell in columns))
     console.print(table)
     return 0

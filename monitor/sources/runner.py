@@ -4,19 +4,18 @@ loses nor repeats a poll. A failing source backs off and, after a few failures i
 the other sources are separate tasks and carry on.
 
 Any number of collector processes may share one database: a poll is done only under the source's lease
-(`sources.lease_owner`/`lease_until`, claimed with one conditional UPDATE), renewed while the poll runs. A
-process that stops (kill -9, a frozen host) stops renewing; its lease runs out and another takes over, at once
-when the holder was a dead process of this host."""
+(monitor/core/lease.py: `sources.lease_owner`/`lease_until`, claimed with one conditional UPDATE), renewed while
+the poll runs. A process that stops (kill -9, a frozen host) stops renewing; its lease runs out and another
+takes over, at once when the holder was a dead process of this host."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 from datetime import timedelta
 
 from loguru import logger
 
+from monitor.core.lease import Lease, dead_here, owner_id
 from monitor.sources.base import PollContext, SourceState
 from monitor.sources.http import Fetcher
 from monitor.sources.registry import make_collector, uses_http
@@ -38,24 +37,6 @@ def lease_length(cfg) -> timedelta:
     return max(LEASE_MIN, 2 * timeout.timedelta()) if timeout is not None else LEASE_MIN
 
 
-def owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def dead_here(owner: str | None) -> bool:
-    """Is `owner` (host:pid) a process of this host that has ended? Then its lease need not run out."""
-    host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, someone else's
-        return False
-    return False
-
-
 class LeaseLost(Exception):
     """Another process took the source over while this one was polling it (this one was stalled)."""
 
@@ -68,6 +49,7 @@ class SourceRunner:
         self.interval = cfg.interval.timedelta()
         self.owner = owner or owner_id()
         self.lease = lease or lease_length(cfg)
+        self.held = Lease(app.store, app.clock, cfg.name, cfg.kind, self.lease, self.owner)
 
     async def close(self) -> None:
         if self.fetcher is not None:
@@ -87,16 +69,7 @@ class SourceRunner:
 
     async def claim(self, due_only: bool = True) -> bool:
         """Take the source's lease (free, expired, ours, or held by a dead process of this host)."""
-        name, now = self.cfg.name, self.app.clock.now()
-        async with self.app.store.write() as tx:
-            if await tx.sources.claim(name, self.cfg.kind, self.owner, now, now + self.lease, due_only):
-                return True
-            holder = (await tx.sources.get(name) or {}).get("lease_owner")
-            if dead_here(holder) and await tx.sources.claim(name, self.cfg.kind, self.owner, now, now + self.lease,
-                                                            due_only, steal_from=holder):
-                logger.info("source {}: took over from {} (process ended)", name, holder)
-                return True
-        return False
+        return await self.held.claim(due_only)
 
     async def poll_if_due(self) -> bool:
         if await self.due_in() > 0 or not await self.claim(due_only=True):
@@ -135,17 +108,14 @@ class SourceRunner:
             now = self.app.clock.now()
             message = f"{type(exc).__name__}: {exc}"[:2000]
             logger.warning("source {} failed ({} in a row): {}", name, failures, message)
-            async with self.app.store.write() as tx:
-                await tx.sources.finish(name, self.owner, now, kind=kind, failures=failures, last_error=message,
-                                        next_poll_at=now + retry_delay(failures, self.interval))
+            await self.held.release(kind=kind, failures=failures, last_error=message,
+                                    next_poll_at=now + retry_delay(failures, self.interval))
             ctx.error = message
             return ctx
         now = self.app.clock.now()
-        async with self.app.store.write() as tx:
-            recorded = await tx.sources.finish(
-                name, self.owner, now, kind=kind, cursor=ctx.state.cursor, etag=ctx.state.etag,
-                last_modified=ctx.state.last_modified, failures=0, last_error=None, last_ok_at=now,
-                next_poll_at=now + self.interval)
+        recorded = await self.held.release(kind=kind, cursor=ctx.state.cursor, etag=ctx.state.etag,
+                                           last_modified=ctx.state.last_modified, failures=0, last_error=None,
+                                           last_ok_at=now, next_poll_at=now + self.interval)
         if not recorded:  # stalled past the lease: the batches are stored, the new holder keeps the timer
             logger.warning("source {}: lease taken over before the poll was recorded", name)
         ctx.error = None
@@ -171,16 +141,14 @@ class SourceRunner:
 
     async def _renew(self) -> bool:
         try:
-            async with self.app.store.write() as tx:
-                return await tx.sources.renew(self.cfg.name, self.owner, self.app.clock.now() + self.lease)
+            return await self.held.renew()
         except Exception:  # the store is unreachable: the poll's own writes fail the same way
             logger.exception("source {}: lease renewal failed", self.cfg.name)
             return True
 
     async def _release(self) -> None:
         try:
-            async with self.app.store.write() as tx:
-                await tx.sources.finish(self.cfg.name, self.owner, self.app.clock.now())
+            await self.held.release()
         except Exception:
             logger.exception("source {}: could not release its lease", self.cfg.name)
 

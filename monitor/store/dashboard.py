@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import Integer, and_, column, exists, func, literal, or_, select, text, tuple_
+from sqlalchemy import Integer, and_, any_, column, exists, func, literal, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from monitor.core.model import Deadline, Incident, OutboxMessage, from_row
 from monitor.store.repos import _Repo, _chunks, _utc
@@ -21,6 +22,7 @@ from monitor.store.schema import UtcDateTime, deadlines, incident_changes, incid
 
 STATUSES = ("open", "closed", "merged")
 _HEAVY = ("reasons", "event")  # JSON the page's rows do not show: decoding them was a third of a page's time
+HITS_LISTED = 5000  # a search matching up to this many incidents is resolved to their ids once per transaction
 
 
 @dataclass(frozen=True)
@@ -106,11 +108,11 @@ class DashboardRepo(_Repo):
                 due_total = await self._count(f, with_due=True)
                 skip_due = min(offset, due_total)
                 offset -= skip_due
-            found += await self._with_due(f, limit + 1, after, skip_due, full)
+            found += await self._with_due(f, limit + 1, after, skip_due, full, await self._hits(f))
         if len(found) <= limit:
             found += [(i, None) for i in await self._without_due(f, limit + 1 - len(found),
                                                                  after if after and after.due is None else None,
-                                                                 offset, full)]
+                                                                 offset, full, await self._hits(f))]
         more = len(found) > limit
         found = found[:limit]
         by_incident = await self.open_deadlines([i.id for i, _ in found])
@@ -125,7 +127,8 @@ class DashboardRepo(_Repo):
     def _incident(mapping) -> Incident:
         return from_row(Incident, {"reasons": [], "event": None, **mapping})
 
-    async def _with_due(self, f: NowFilter, limit: int, after: Cursor | None, offset: int, full: bool):
+    async def _with_due(self, f: NowFilter, limit: int, after: Cursor | None, offset: int, full: bool,
+                        hits: list[int] | None = None):
         """Incidents by their earliest open deadline: open deadlines are read in due order (index) and each counts
         only if no open deadline of its incident comes before it, so a page reads a page's worth, not them all."""
         d, earlier = deadlines, deadlines.alias("earlier")
@@ -134,7 +137,7 @@ class DashboardRepo(_Repo):
                                     and_(earlier.c.due_at == d.c.due_at, earlier.c.id < d.c.id)))
         stmt = (select(*self._columns(full), d.c.due_at.label("next_due"))
                 .select_from(d.join(incidents, incidents.c.id == d.c.incident_id))
-                .where(d.c.state == "open", first, *self._conditions(f)))
+                .where(d.c.state == "open", first, *self._conditions(f, hits)))
         if after is not None:
             stmt = stmt.where(tuple_(d.c.due_at, d.c.incident_id) > tuple_(literal(after.due, UtcDateTime()),
                                                                            literal(after.id)))
@@ -147,8 +150,8 @@ class DashboardRepo(_Repo):
         return out
 
     async def _without_due(self, f: NowFilter, limit: int, after: Cursor | None, offset: int,
-                           full: bool) -> list[Incident]:
-        stmt = select(*self._columns(full)).where(~self._has_open_deadline(), *self._conditions(f))
+                           full: bool, hits: list[int] | None = None) -> list[Incident]:
+        stmt = select(*self._columns(full)).where(~self._has_open_deadline(), *self._conditions(f, hits))
         if after is not None:
             stmt = stmt.where(tuple_(incidents.c.severity, incidents.c.last_seen_at, incidents.c.id)
                               < tuple_(literal(after.severity), literal(after.last_seen, UtcDateTime()),
@@ -160,10 +163,13 @@ class DashboardRepo(_Repo):
     def _has_open_deadline():
         return exists().where(deadlines.c.incident_id == incidents.c.id, deadlines.c.state == "open")
 
-    def _conditions(self, f: NowFilter) -> list:
+    def _conditions(self, f: NowFilter, hits: list[int] | None = None) -> list:
+        """The filter as WHERE clauses; `hits`: the search's incidents already found (self._hits)."""
         out = []
         if f.status:
-            out.append(incidents.c.status == f.status)
+            # with a search's ids the planner must start from them, not from the status index (70,000 open rows):
+            # `status || ''` is the same test that no index answers
+            out.append((incidents.c.status.concat("") if hits is not None else incidents.c.status) == f.status)
         if f.department:
             out.append(incidents.c.department == f.department)
         if f.severity:
@@ -175,8 +181,28 @@ class DashboardRepo(_Repo):
         if f.source:
             out.append(exists().where(items.c.incident_id == incidents.c.id, items.c.source == f.source))
         if f.words:
-            out.append(incidents.c.id.in_(self._matching_incidents(f.words)))
+            out.append(self._among(hits) if hits is not None else incidents.c.id.in_(self._matching_incidents(f.words)))
         return out
+
+    def _among(self, ids: list[int]):
+        """incidents.id in `ids` as one parameter (a JSON array on SQLite, an int[] on PostgreSQL): a thousand
+        bound values cost more to compile than the query takes to run."""
+        if self.conn.dialect.name == "sqlite":
+            return incidents.c.id.in_(select(column("value", Integer))
+                                      .select_from(func.json_each(literal(json.dumps(ids)))))
+        return incidents.c.id == any_(literal(ids, ARRAY(Integer)))
+
+    async def _hits(self, f: NowFilter) -> list[int] | None:
+        """The incidents a search matches, read once per transaction (a page, its count and its counts by level
+        asked the full-text index 3–4 times); None when they are too many to list (the subquery is used then)."""
+        if not f.words:
+            return None
+        memo = self.__dict__.setdefault("_hit_memo", {})
+        if f.words not in memo:
+            stmt = select(self._matching_incidents(f.words).subquery().c.incident_id).distinct().limit(HITS_LISTED + 1)
+            ids = [r[0] for r in await self.conn.execute(stmt) if r[0] is not None]
+            memo[f.words] = sorted(ids) if len(ids) <= HITS_LISTED else None
+        return memo[f.words]
 
     def _matching_incidents(self, words: Sequence[str]):
         """Incidents with an item that has every word (or a longer word beginning with it): FTS5 on SQLite, the
@@ -195,7 +221,7 @@ class DashboardRepo(_Repo):
         return await self._count(f)
 
     async def _count(self, f: NowFilter, with_due: bool = False) -> int:
-        stmt = select(func.count()).select_from(incidents).where(*self._conditions(f))
+        stmt = select(func.count()).select_from(incidents).where(*self._conditions(f, await self._hits(f)))
         if with_due:
             stmt = stmt.where(self._has_open_deadline())
         return (await self.conn.execute(stmt)).scalar_one()
@@ -203,7 +229,7 @@ class DashboardRepo(_Repo):
     async def by_severity(self, f: NowFilter) -> list[tuple[int, int]]:
         """(severity, incidents) of the filter, any severity; most severe first."""
         f = NowFilter(f.status, f.department, None, f.source, f.since, f.until, f.words)
-        stmt = (select(incidents.c.severity, func.count()).where(*self._conditions(f))
+        stmt = (select(incidents.c.severity, func.count()).where(*self._conditions(f, await self._hits(f)))
                 .group_by(incidents.c.severity).order_by(incidents.c.severity.desc()))
         return [(s, n) for s, n in await self.conn.execute(stmt)]
 

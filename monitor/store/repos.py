@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import operator
 from datetime import datetime, timedelta
@@ -32,7 +33,9 @@ from monitor.store.schema import (
 )
 
 _PG_INGEST_LOCK = 73_510_002  # pg_advisory_xact_lock key held by each ingest transaction
+_PG_PEOPLE_LOCK = 73_510_003  # held while users and the config roster are copied from the config
 _CHUNK = 900  # bound parameters per IN (…) list; SQLite's limit is far above, PG's too
+_SQLITE_PARAMS = 999  # bound parameters per multi-row INSERT: SQLite's lowest compiled-in limit
 
 
 def _chunks(values: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
@@ -95,8 +98,8 @@ class _Repo:
         return list(range(top + 1, last + 1))
 
     async def _bulk_insert(self, table, rows: list[dict]) -> None:
-        """executemany straight to the driver, with each column's own bind processor (UTC datetimes, JSON)
-        applied once per value: several times faster than Core's per-row parameter handling on big batches."""
+        """Rows straight to the driver, many a statement, with each column's own bind processor (UTC datetimes,
+        JSON) applied once per value: several times faster than Core's per-row parameter handling on big batches."""
         if not rows:
             return
         if self.conn.dialect.name != "sqlite":
@@ -105,8 +108,8 @@ class _Repo:
         names = [k for k in rows[0] if k != "id"]
         dialect = self.conn.dialect
         procs = [_sqlite_processor(table.c[n].type, dialect) for n in names]
-        sql = (f'INSERT INTO "{table.name}" ({", ".join(chr(34) + n + chr(34) for n in names)}) '
-               f'VALUES ({", ".join("?" for _ in names)})')
+        head = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + n + chr(34) for n in names)}) VALUES '
+        one = f'({", ".join("?" for _ in names)})'
         # Column by column: one C-level loop per column instead of Python work per cell.
         columns = []
         for name, proc in zip(names, procs):
@@ -118,7 +121,19 @@ class _Repo:
                 else:
                     column = list(map(proc, column))
             columns.append(column)
-        await self.conn.exec_driver_sql(sql, list(zip(*columns)))
+        values = list(zip(*columns))
+        # Many rows per statement: on a table with an AFTER INSERT trigger (the change feed on incidents, the
+        # search index on items) SQLite spends ≈ 20–40 µs per executed statement whatever the trigger does, so
+        # one statement per row cost that per row (docs/import-speed.md). Same rows, order, ids and triggers.
+        per = max(1, _SQLITE_PARAMS // len(names))
+        whole = len(values) - len(values) % per
+        flat = itertools.chain.from_iterable
+        if whole:
+            await self.conn.exec_driver_sql(head + ",".join([one] * per),
+                                            [tuple(flat(values[k:k + per])) for k in range(0, whole, per)])
+        if whole < len(values):
+            rest = values[whole:]
+            await self.conn.exec_driver_sql(head + ",".join([one] * len(rest)), tuple(flat(rest)))
 
 
 def _sqlite_processor(column_type, dialect):
@@ -1022,14 +1037,15 @@ class LedgerRepo(_Repo):
 class PeopleRepo(_Repo):
     async def sync_from_config(self, user_rows: list[dict], roster_rows: list[dict], now: datetime) -> None:
         """Config is the source of truth for users and the config part of the roster; manual roster
-        entries (added from the dashboard or CLI) are kept."""
+        entries (added from the dashboard or CLI) are kept. Processes starting at once on one database may
+        run it together: users are upserted, and on PostgreSQL the config roster is replaced under a lock (two
+        deletes would each miss the other's inserts and leave every config shift twice)."""
+        if self.conn.dialect.name == "postgresql":
+            await self.conn.execute(text(f"SELECT pg_advisory_xact_lock({_PG_PEOPLE_LOCK})"))
         for row in user_rows:
-            existing = (await self.conn.execute(select(users.c.name).where(users.c.name == row["name"]))).first()
-            values = {**row, "updated_at": now}
-            if existing:
-                await self.conn.execute(update(users).where(users.c.name == row["name"]), values)
-            else:
-                await self.conn.execute(users.insert(), values)
+            stmt = self._insert(users).values({**row, "updated_at": now})
+            changed = {k: stmt.excluded[k] for k in (*row, "updated_at") if k != "name"}
+            await self.conn.execute(stmt.on_conflict_do_update(index_elements=[users.c.name], set_=changed))
         await self.conn.execute(roster.delete().where(roster.c.origin == "config"))
         if roster_rows:
             await self.conn.execute(roster.insert(), [{**r, "origin": "config"} for r in roster_rows])

@@ -18,7 +18,8 @@ from monitor.web.auth import APP_KEY
 from monitor.web.inputs import BadInput, row_id
 from monitor.web.pages import render, time_used
 
-ITEMS_SHOWN = 2000  # reports listed on the page (an event past this is read through the API)
+ITEMS_SHOWN = 2000  # reports read for the page (an event past this is read through the API)
+ITEMS_PAGE = 100  # reports rendered per page (?items=N pages on): 500 of them were most of the page's time
 TIMELINE_SHOWN = 500  # the latest timeline lines (the API and the audit log keep the rest)
 STATES = {"open": "进行中", "satisfied": "已完成", "cancelled": "已取消"}
 STATUSES = {"open": "处理中", "closed": "已办结", "merged": "已合并"}
@@ -36,6 +37,8 @@ async def page(request: web.Request) -> web.Response:
         incident_id = row_id(request.match_info["id"])
     except BadInput:
         raise web.HTTPNotFound(text="没有这个事件 (no such incident)") from None
+    part = request.query.get("items", "1")
+    part = int(part) if part.isdigit() and 0 < len(part) < 6 and int(part) > 0 else 1
     async with app.store.read() as tx:
         incident = await tx.incidents.get(incident_id)
         if incident is None:
@@ -53,9 +56,14 @@ async def page(request: web.Request) -> web.Response:
     lines = timeline.lines(entries, titles, _people(app.settings.users, accounts))
     by_id = {e["id"]: e for e in evidence}
     blocking = open_deadlines(deadlines)
+    pages = max(1, -(-len(items) // ITEMS_PAGE))
+    part = min(part, pages)
+    shown = items[(part - 1) * ITEMS_PAGE:part * ITEMS_PAGE]
     return render("incident.html", request, nav="now", incident=incident, now=now,
                   status_zh=STATUSES.get(incident.status, incident.status),
-                  items=[_item(i) for i in items], more_items=max(0, incident.item_count - len(items)),
+                  items=[_item(i) for i in shown], more_items=max(0, incident.item_count - len(items)),
+                  item_pages=_item_pages(incident.id, part, pages, len(items)),
+                  first_item=(part - 1) * ITEMS_PAGE + 1, item_total=len(items),
                   joins=joins(items), reasons=[(STAGES.get(r.get("stage"), r.get("stage") or ""), r.get("text", ""))
                                               for r in incident.reasons or []],
                   deadlines=[_deadline(d, by_id.get(d.evidence_id), now) for d in deadlines],
@@ -66,6 +74,17 @@ async def page(request: web.Request) -> web.Response:
                   reply_link=(incident.reply or "").lower().startswith(("http://", "https://")),
                   severities=[(int(s), f"{s.zh}（{s.roman}级）") for s in sorted(Severity, reverse=True)],
                   departments=_departments(app.jurisdiction))
+
+
+def _item_pages(incident_id: int, part: int, pages: int, total: int) -> list[tuple[str, str | None]]:
+    """The links to the other pages of reports: (label, href or None for the page shown); none for one page."""
+    if pages <= 1:
+        return []
+    out = []
+    for n in range(1, pages + 1):
+        first, last = (n - 1) * ITEMS_PAGE + 1, min(total, n * ITEMS_PAGE)
+        out.append((f"第 {first}–{last} 条", None if n == part else f"/incidents/{incident_id}?items={n}#items"))
+    return out
 
 
 def joins(items: list[dict]) -> list[tuple[str, int]]:

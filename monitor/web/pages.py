@@ -75,6 +75,11 @@ def render(template: str, request: web.Request | None = None, /, **ctx) -> web.R
     return web.Response(text=_env.get_template(template).render(**ctx), content_type="text/html", charset="utf-8")
 
 
+def fragment(template: str, **ctx) -> Markup:
+    """Part of a page rendered on its own (no user, no CSRF token in it), so that it can be kept and shared."""
+    return Markup(_env.get_template(template).render(**ctx))
+
+
 async def incident_detail(app, incident_id: int) -> dict | None:
     async with app.store.read() as tx:
         incident = await tx.incidents.get(incident_id)
