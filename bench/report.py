@@ -536,6 +536,8 @@ def write_report(doc: dict, md_path: Path, fig_dir: Path) -> str:
         "and CPU-time figures (where shown) are the steadier ones.",
         f"- **Whole run**: {_num(doc.get('wall_s'))} s; goals met {met}, not met {not_met}, "
         f"figures without a goal {sum(1 for _, g in everything if g.met is None)}.",
+        *(f"- **Re-run** {r['names']} at {r['date']} on commit {r['commit']} ({r['why']})"
+          for r in doc.get("reruns", [])),
         "", "## Summary", "", "| benchmark | measured | figure | goal | met? |", "|---|---|---|---|---|",
     ]
     for name, g in everything:

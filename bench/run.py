@@ -47,7 +47,7 @@ BENCHES: dict[str, tuple[list[str], list[str], int, int]] = {
                       1500, 150),
     "routing_eval": ([], [], 600, 20),
     "events_eval": ([], [], 600, 40),
-    "escalation_reliability": ([], ["--deadlines", "500", "--catchup", "50", "--spread", "5"], 900, 170),
+    "escalation_reliability": ([], ["--deadlines", "500", "--catchup", "50", "--spread", "5", "--margin", "20"], 900, 170),
     # the live-push run is left out: on SQLite it measures ingest (docs/chat-delivery.md), not delivery
     "chat_delivery": (["--seconds", "20", "--skip-push"],
                       ["--seconds", "5", "--rate", "10", "--skip-push", "--skip-outage"], 1500, 190),
@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", type=Path, default=BENCH / "REPORT.md")
     ap.add_argument("--figures", type=Path, default=BENCH / "report")
     ap.add_argument("--rewrite", action="store_true", help="run nothing: write the report again from --results")
+    ap.add_argument("--into", action="store_true",
+                    help="with --only: replace those benchmarks' entries in the existing --results (noted as a re-run)")
+    ap.add_argument("--why", default="", help="with --into: why they were re-run (shown in the report's head)")
     args = ap.parse_args(argv)
     from bench.report import write_report  # matplotlib is needed for the report only: fail before the runs
 
@@ -168,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
             print("          " + entry["stderr_tail"].replace("\n", "\n          ")[-1500:], flush=True)
     doc["wall_s"] = round(time.monotonic() - started, 1)
     doc["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    if args.into and args.results.exists():  # the earlier run, with these benchmarks re-measured
+        earlier = json.loads(args.results.read_text(encoding="utf-8"))
+        earlier["benches"].update(doc["benches"])
+        earlier.setdefault("reruns", []).append({"names": ", ".join(names), "date": doc["date"],
+                                                 "commit": doc["machine"]["commit"], "why": args.why})
+        doc = earlier
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
     write_report(doc, args.report, args.figures)

@@ -20,7 +20,7 @@ from monitor.web.pages import render, time_used
 
 ITEMS_SHOWN = 2000  # reports read for the page (an event past this is read through the API)
 ITEMS_PAGE = 100  # reports rendered per page (?items=N pages on): 500 of them were most of the page's time
-TIMELINE_SHOWN = 500  # the latest timeline lines (the API and the audit log keep the rest)
+TIMELINE_SHOWN = 200  # the latest timeline lines (the API and the audit log keep the rest)
 STATES = {"open": "进行中", "satisfied": "已完成", "cancelled": "已取消"}
 STATUSES = {"open": "处理中", "closed": "已办结", "merged": "已合并"}
 STAGES = {"classify": "领域", "route": "责任单位", "severity": "等级", "response": "回应类型", "dedupe": "归并",
