@@ -196,18 +196,25 @@ async def fresh_pg(url: str | None):
     return await scratch_pg_database(url, "yuqing_bench")
 
 
-async def latency(tmp: Path, db: str | None, rate: float, seconds: float, dingtalk: bool,
-                  single: bool) -> list[tuple]:
+async def chat_apis(tmp: Path, dingtalk: bool, db_name: str, **config_kw):
+    """The fake Telegram Bot API and DingTalk robot started, the config written for them: (tg, robot, the
+    robot's runner, channels, config path, store URL, environment for `serve`)."""
     tg = Telegram()
     await start_telegram(tg)
     robot = DingTalk()
     runner, ding_port = await start_dingtalk(robot)
     channels = ["tg"] + (["ding"] if dingtalk else [])
     cfg = tmp / "chat.yaml"
-    cfg.write_text(yaml.safe_dump(config(tg.base_url, channels), allow_unicode=True), encoding="utf-8")
-    db = db or f"sqlite:///{tmp / 'chat.db'}"
+    cfg.write_text(yaml.safe_dump(config(tg.base_url, channels, **config_kw), allow_unicode=True), encoding="utf-8")
     env = {"BENCH_TG_TOKEN": TOKEN, "BENCH_PUSH_SECRET": PUSH_SECRET, "BENCH_DING_SECRET": DING_SECRET,
            "BENCH_DING_URL": f"http://127.0.0.1:{ding_port}/robot/send?access_token=bench"}
+    return tg, robot, runner, channels, cfg, f"sqlite:///{tmp / db_name}", env
+
+
+async def latency(tmp: Path, db: str | None, rate: float, seconds: float, dingtalk: bool,
+                  single: bool) -> list[tuple]:
+    tg, robot, runner, channels, cfg, default_db, env = await chat_apis(tmp, dingtalk, "chat.db")
+    db = db or default_db
     # one `serve` process, or (the default) a `web` process taking the pushes and a `worker` process
     # escalating and delivering, as docs/roles.md deploys a busy office
     procs = [await serve_logged(cfg, db, tmp, tmp / "serve.log", env)]
@@ -248,16 +255,8 @@ async def due_rate(tmp: Path, db: str | None, rate: float, seconds: float, dingt
     delivers them."""
     from tests.harness import yuqing
 
-    tg = Telegram()
-    await start_telegram(tg)
-    robot = DingTalk()
-    runner, ding_port = await start_dingtalk(robot)
-    channels = ["tg"] + (["ding"] if dingtalk else [])
-    cfg = tmp / "chat.yaml"
-    cfg.write_text(yaml.safe_dump(config(tg.base_url, channels, due="60s"), allow_unicode=True), encoding="utf-8")
-    db = db or f"sqlite:///{tmp / 'due.db'}"
-    env = {"BENCH_TG_TOKEN": TOKEN, "BENCH_PUSH_SECRET": PUSH_SECRET, "BENCH_DING_SECRET": DING_SECRET,
-           "BENCH_DING_URL": f"http://127.0.0.1:{ding_port}/robot/send?access_token=bench"}
+    tg, robot, runner, channels, cfg, default_db, env = await chat_apis(tmp, dingtalk, "due.db", due="60s")
+    db = db or default_db
     rng = random.Random(11)
     n = int(rate * seconds)
     seen = datetime.now(timezone.utc) - timedelta(seconds=20)  # due from +40 s: import and start first
